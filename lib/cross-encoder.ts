@@ -1,0 +1,351 @@
+// The public class. TypeScript decides *what* (validated options, defaults read from the model
+// folder, coded errors); the native engine decides *how fast*.
+import { CrossrankError, fromNative } from './errors.js';
+import { type Activation, readModelFolder } from './model-folder.js';
+import { type NativeModel, native } from './native.js';
+import {
+  checkArray,
+  checkKeys,
+  checkObject,
+  invalid,
+  optionalBool,
+  optionalEnum,
+  optionalInt,
+  optionalSignal,
+  optionalString,
+} from './validate.js';
+
+export type Device = 'cpu' | 'cuda' | 'auto';
+export type { Activation };
+
+export interface LoadOptions {
+  /** Where to run. 'auto' picks CUDA when usable, else CPU. Default 'cpu'. */
+  device?: Device;
+  /** ONNX Runtime intra-op threads; 0 or undefined: one per physical core. */
+  threads?: number;
+  /** Threads that tokenize a call's pairs; 0 or undefined: cores, at most 8. */
+  tokenizerThreads?: number;
+  /** Truncate pairs to this many tokens (special tokens included). Default: the model's own limit. */
+  maxLength?: number;
+  /** ONNX file inside the folder (e.g. 'onnx/model_quantized.onnx'). Default: model.onnx, then onnx/model.onnx. */
+  modelFile?: string;
+  /** Default activation of predict(); overrides the model folder's. */
+  activation?: Activation;
+  /** ONNX Runtime graph optimisations (default true). */
+  optimizeGraph?: boolean;
+}
+
+export interface PredictOptions {
+  /** Pairs per ONNX Runtime run (default 32). Scores do not depend on it. */
+  batchSize?: number;
+  /** Upper bound of rows x padded length in one run (default 32768): keeps long inputs in memory bounds. */
+  maxBatchTokens?: number;
+  /** Overrides the model's activation for this call. */
+  activation?: Activation;
+  /** Cancels the call; it then rejects with code ABORTED. */
+  signal?: AbortSignal;
+}
+
+export interface RerankOptions extends PredictOptions {
+  /** Keep the best topK results (default: all). */
+  topK?: number;
+  /** Include each document's text in its result (default false). */
+  returnDocuments?: boolean;
+}
+
+export interface RerankResult {
+  /** Position of the document in the input array. */
+  index: number;
+  score: number;
+  document?: string;
+}
+
+export interface ModelInfo {
+  dir: string;
+  modelPath: string;
+  tokenizerPath: string;
+  modelType: string | undefined;
+  architecture: string | undefined;
+  numLabels: number;
+  labels: string[] | undefined;
+  maxLength: number;
+  activation: Activation;
+  inputs: string[];
+  output: string;
+  outputType: 'float32' | 'float16';
+  device: 'cpu' | 'cuda';
+  /** Why this device was chosen (useful with device 'auto'). */
+  deviceReason: string;
+  providers: string[];
+  onnxruntimeVersion: string;
+}
+
+const LOAD_KEYS = ['device', 'threads', 'tokenizerThreads', 'maxLength', 'modelFile', 'activation', 'optimizeGraph'] as const;
+const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'signal'] as const;
+const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments'] as const;
+const ACTIVATIONS: readonly Activation[] = ['sigmoid', 'identity', 'softmax', 'tanh'];
+const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
+const MAX_INT = 2 ** 31 - 1;
+
+interface CallSettings {
+  batchSize: number;
+  maxBatchTokens: number;
+  activation: Activation;
+  signal: AbortSignal | undefined;
+}
+
+export class CrossEncoder {
+  #native: NativeModel | undefined;
+  readonly #info: ModelInfo;
+
+  private constructor(nativeModel: NativeModel, info: ModelInfo) {
+    this.#native = nativeModel;
+    this.#info = info;
+  }
+
+  /** Loads a model folder (Hugging Face layout with an ONNX file). Loading runs off the main thread. */
+  static async load(dir: string, options?: LoadOptions): Promise<CrossEncoder> {
+    if (typeof dir !== 'string' || dir.length === 0) throw invalid('dir', 'a non-empty string', dir);
+    const o = checkObject('options', options);
+    checkKeys('options', o, LOAD_KEYS);
+    const device = optionalEnum('options.device', o.device, DEVICES) ?? 'cpu';
+    const threads = optionalInt('options.threads', o.threads, 0, 1024) ?? 0;
+    const tokenizerThreads = optionalInt('options.tokenizerThreads', o.tokenizerThreads, 0, 1024) ?? 0;
+    const maxLengthOption = optionalInt('options.maxLength', o.maxLength, 1, MAX_INT);
+    const modelFile = optionalString('options.modelFile', o.modelFile);
+    const activationOption = optionalEnum('options.activation', o.activation, ACTIVATIONS);
+    const optimizeGraph = optionalBool('options.optimizeGraph', o.optimizeGraph) ?? true;
+
+    if (device === 'cuda') {
+      throw new CrossrankError(
+        'CUDA_UNAVAILABLE',
+        "device 'cuda' is not available: this build of crossrank has no CUDA execution provider; use device 'cpu' or 'auto'",
+      );
+    }
+    const deviceReason =
+      device === 'auto' ? 'auto: no CUDA execution provider in this build, using CPU' : 'requested cpu';
+
+    const folder = readModelFolder(dir, modelFile);
+    if (maxLengthOption !== undefined && maxLengthOption > folder.positionLimit) {
+      throw new CrossrankError(
+        'INVALID_ARGUMENT',
+        `options.maxLength must be at most ${folder.positionLimit} for this model (its position embeddings), received the number ${maxLengthOption}`,
+      );
+    }
+    const maxLength = maxLengthOption ?? folder.defaultMaxLength;
+
+    const binding = native();
+    let nativeModel: NativeModel;
+    try {
+      nativeModel = await binding.NativeModel.load({
+        modelPath: folder.modelPath,
+        tokenizerPath: folder.tokenizerPath,
+        maxLength,
+        truncateLeft: folder.truncateLeft,
+        padToken: folder.padToken,
+        padId: folder.padId,
+        numLabels: folder.numLabels ?? 0,
+        intraOpThreads: threads,
+        interOpThreads: 1,
+        tokenizerThreads,
+        optimizeGraph,
+      });
+    } catch (error) {
+      throw fromNative(error);
+    }
+    const n = nativeModel.info();
+    if (folder.vocabSize !== undefined && n.vocabSize > folder.vocabSize) {
+      nativeModel.close();
+      throw new CrossrankError(
+        'INVALID_MODEL',
+        `tokenizer.json has ${n.vocabSize} tokens but config.json gives the model a vocabulary of ${folder.vocabSize}: ` +
+          'the tokenizer does not belong to this model',
+      );
+    }
+    if (folder.numLabels !== undefined && folder.numLabels !== n.numLabels) {
+      nativeModel.close();
+      throw new CrossrankError(
+        'INVALID_MODEL',
+        `config.json says num_labels ${folder.numLabels} but the ONNX model outputs ${n.numLabels} logits per pair`,
+      );
+    }
+    const info: ModelInfo = {
+      dir: folder.dir,
+      modelPath: folder.modelPath,
+      tokenizerPath: folder.tokenizerPath,
+      modelType: folder.modelType,
+      architecture: folder.architecture,
+      numLabels: n.numLabels,
+      labels: folder.labels,
+      maxLength: n.maxLength,
+      activation: activationOption ?? folder.activation ?? (n.numLabels === 1 ? 'sigmoid' : 'identity'),
+      inputs: n.inputs,
+      output: n.output,
+      outputType: n.outputType,
+      device: 'cpu',
+      deviceReason,
+      providers: ['CPUExecutionProvider'],
+      onnxruntimeVersion: binding.versions.onnxruntime,
+    };
+    return new CrossEncoder(nativeModel, info);
+  }
+
+  /** What was loaded and how it runs. */
+  get info(): ModelInfo {
+    return { ...this.#info, inputs: [...this.#info.inputs], labels: this.#info.labels && [...this.#info.labels] };
+  }
+
+  get closed(): boolean {
+    return this.#native === undefined;
+  }
+
+  /**
+   * Scores (first, second) text pairs. Returns one score per pair, or numLabels scores per pair
+   * (row-major) when the model has several labels.
+   */
+  async predict(pairs: ReadonlyArray<readonly [string, string]>, options?: PredictOptions): Promise<Float32Array> {
+    const model = this.#open();
+    const list = checkArray('pairs', pairs);
+    const settings = this.#callSettings('options', options, PREDICT_KEYS);
+    const first = new Array<string>(list.length);
+    const second = new Array<string>(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const pair = list[i];
+      if (!Array.isArray(pair) || pair.length !== 2) throw invalid(`pairs[${i}]`, 'a [string, string] pair', pair);
+      const [a, b] = pair as unknown[];
+      if (typeof a !== 'string') throw invalid(`pairs[${i}][0]`, 'a string', a);
+      if (typeof b !== 'string') throw invalid(`pairs[${i}][1]`, 'a string', b);
+      first[i] = a;
+      second[i] = b;
+    }
+    if (list.length === 0) return new Float32Array(0);
+    return this.#run(model, first, second, settings);
+  }
+
+  /**
+   * Scores every document against the query and returns them best first (ties: lower index first),
+   * at most topK of them. Needs a model with one label.
+   */
+  async rerank(query: string, documents: readonly string[], options?: RerankOptions): Promise<RerankResult[]> {
+    const model = this.#open();
+    if (typeof query !== 'string') throw invalid('query', 'a string', query);
+    const docs = checkArray('documents', documents);
+    const settings = this.#callSettings('options', options, RERANK_KEYS);
+    const o = options as Record<string, unknown> | undefined;
+    const topK = optionalInt('options.topK', o?.topK, 0, Number.MAX_SAFE_INTEGER) ?? docs.length;
+    const returnDocuments = optionalBool('options.returnDocuments', o?.returnDocuments) ?? false;
+    for (let i = 0; i < docs.length; i++) {
+      if (typeof docs[i] !== 'string') throw invalid(`documents[${i}]`, 'a string', docs[i]);
+    }
+    if (this.#info.numLabels !== 1) {
+      throw new CrossrankError(
+        'INVALID_ARGUMENT',
+        `rerank needs a model with one label; this one has ${this.#info.numLabels}: use predict()`,
+      );
+    }
+    if (docs.length === 0 || topK === 0) return [];
+
+    // Score each distinct text once: repeats cost nothing and tie exactly, as they should.
+    const slotOf = new Map<string, number>();
+    const unique: string[] = [];
+    const slots = new Int32Array(docs.length);
+    for (let i = 0; i < docs.length; i++) {
+      const text = docs[i] as string;
+      let slot = slotOf.get(text);
+      if (slot === undefined) {
+        slot = unique.length;
+        slotOf.set(text, slot);
+        unique.push(text);
+      }
+      slots[i] = slot;
+    }
+    const scores = await this.#run(model, [query], unique, settings);
+
+    const order = Array.from({ length: docs.length }, (_, i) => i);
+    const scoreAt = (i: number): number => scores[slots[i] as number] as number;
+    order.sort((a, b) => {
+      const sa = scoreAt(a);
+      const sb = scoreAt(b);
+      if (sa !== sb) {
+        if (Number.isNaN(sa)) return 1; // NaN last
+        if (Number.isNaN(sb)) return -1;
+        return sb - sa;
+      }
+      return a - b;
+    });
+    return order.slice(0, Math.min(topK, docs.length)).map((index) => {
+      const result: RerankResult = { index, score: scoreAt(index) };
+      if (returnDocuments) result.document = docs[index] as string;
+      return result;
+    });
+  }
+
+  /**
+   * Frees the model. Calls already running finish; later calls reject with code CLOSED.
+   * Closing twice is harmless.
+   */
+  async close(): Promise<void> {
+    const model = this.#native;
+    this.#native = undefined;
+    model?.close();
+  }
+
+  /** Token ids and type ids exactly as predict() feeds them to the model. */
+  async tokenize(pairs: ReadonlyArray<readonly [string, string]>): Promise<{ ids: Uint32Array[]; typeIds: Uint32Array[] }> {
+    const model = this.#open();
+    const list = checkArray('pairs', pairs);
+    const first: string[] = [];
+    const second: string[] = [];
+    list.forEach((pair, i) => {
+      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+        throw invalid(`pairs[${i}]`, 'a [string, string] pair', pair);
+      }
+      first.push(pair[0]);
+      second.push(pair[1]);
+    });
+    if (list.length === 0) return { ids: [], typeIds: [] };
+    try {
+      return await model.encode(first, second);
+    } catch (error) {
+      throw fromNative(error);
+    }
+  }
+
+  #open(): NativeModel {
+    if (!this.#native) throw new CrossrankError('CLOSED', 'the model is closed');
+    return this.#native;
+  }
+
+  #callSettings(name: string, options: unknown, keys: readonly string[]): CallSettings {
+    const o = checkObject(name, options);
+    checkKeys(name, o, keys);
+    return {
+      batchSize: optionalInt(`${name}.batchSize`, o.batchSize, 1, 65536) ?? 32,
+      maxBatchTokens: optionalInt(`${name}.maxBatchTokens`, o.maxBatchTokens, 1, MAX_INT) ?? 32768,
+      activation: optionalEnum(`${name}.activation`, o.activation, ACTIVATIONS) ?? this.#info.activation,
+      signal: optionalSignal(`${name}.signal`, o.signal),
+    };
+  }
+
+  async #run(model: NativeModel, first: string[], second: string[], settings: CallSettings): Promise<Float32Array> {
+    const { signal } = settings;
+    if (signal?.aborted) throw new CrossrankError('ABORTED', 'the call was aborted before it started');
+    const cancel = signal ? new Int32Array(1) : undefined;
+    const onAbort = (): void => {
+      if (cancel) cancel[0] = 1;
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await model.predict(first, second, {
+        batchSize: settings.batchSize,
+        maxBatchTokens: settings.maxBatchTokens,
+        activation: settings.activation,
+        cancel,
+      });
+    } catch (error) {
+      throw fromNative(error);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}

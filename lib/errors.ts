@@ -1,0 +1,43 @@
+/** Stable error codes. Match on `error.code`, never on the message. */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'MODEL_NOT_FOUND'
+  | 'INVALID_MODEL'
+  | 'TOKENIZER_ERROR'
+  | 'INFERENCE_FAILED'
+  | 'CLOSED'
+  | 'ABORTED'
+  | 'QUEUE_FULL'
+  | 'CUDA_UNAVAILABLE'
+  | 'OUT_OF_MEMORY'
+  | 'NATIVE_UNAVAILABLE'
+  | 'INTERNAL';
+
+const KNOWN_CODES = new Set<string>([
+  'INVALID_ARGUMENT', 'MODEL_NOT_FOUND', 'INVALID_MODEL', 'TOKENIZER_ERROR', 'INFERENCE_FAILED', 'CLOSED',
+  'ABORTED', 'QUEUE_FULL', 'CUDA_UNAVAILABLE', 'OUT_OF_MEMORY', 'NATIVE_UNAVAILABLE', 'INTERNAL',
+]);
+
+/** The one error class crossrank throws or rejects with. */
+export class CrossrankError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CrossrankError';
+    this.code = code;
+  }
+}
+
+/** Turns whatever the addon threw (a coded native Error) into a CrossrankError. */
+export function fromNative(error: unknown): CrossrankError {
+  if (error instanceof CrossrankError) return error;
+  if (error instanceof Error) {
+    const code = (error as Error & { code?: unknown }).code;
+    if (typeof code === 'string' && KNOWN_CODES.has(code)) {
+      return new CrossrankError(code as ErrorCode, error.message);
+    }
+    return new CrossrankError('INTERNAL', error.message, { cause: error });
+  }
+  return new CrossrankError('INTERNAL', String(error));
+}

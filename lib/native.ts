@@ -1,0 +1,86 @@
+// Loads the compiled addon (build/Release/crossrank.node) and types its surface.
+// The one place that knows where the binary lives.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { CrossrankError } from './errors.js';
+
+export interface NativeLoadOptions {
+  modelPath: string;
+  tokenizerPath: string;
+  maxLength: number;
+  truncateLeft: boolean;
+  padToken?: string;
+  padId: number;
+  numLabels: number;
+  intraOpThreads: number;
+  interOpThreads: number;
+  tokenizerThreads: number;
+  optimizeGraph: boolean;
+}
+
+export type NativeActivation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
+
+export interface NativePredictOptions {
+  batchSize: number;
+  maxBatchTokens: number;
+  activation: NativeActivation;
+  /** Set element 0 to non-zero to cancel; read between batches. */
+  cancel?: Int32Array;
+}
+
+export interface NativeInfo {
+  numLabels: number;
+  maxLength: number;
+  padId: number;
+  vocabSize: number;
+  inputs: string[];
+  output: string;
+  outputType: 'float32' | 'float16';
+}
+
+export interface NativeModel {
+  /** `second` null: single texts. `first` of length 1 with `second`: one text shared by all pairs. */
+  predict(first: string[], second: string[] | null, options: NativePredictOptions): Promise<Float32Array>;
+  encode(first: string[], second: string[] | null): Promise<{ ids: Uint32Array[]; typeIds: Uint32Array[] }>;
+  info(): NativeInfo;
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface NativeBinding {
+  NativeModel: { load(options: NativeLoadOptions): Promise<NativeModel> };
+  versions: { onnxruntime: string; ortApi: number };
+}
+
+let binding: NativeBinding | undefined;
+
+/** Folder of the package: lib/ (sources, under vitest) and dist/ (built) both sit one level down. */
+export function packageRoot(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..');
+}
+
+export function addonPath(): string {
+  return process.env.CROSSRANK_ADDON ?? join(packageRoot(), 'build', 'Release', 'crossrank.node');
+}
+
+export function native(): NativeBinding {
+  if (binding) return binding;
+  const path = addonPath();
+  if (!existsSync(path)) {
+    throw new CrossrankError(
+      'NATIVE_UNAVAILABLE',
+      `the crossrank native addon is not built (looked for ${path}); run \`npm run build:native\``,
+    );
+  }
+  try {
+    binding = createRequire(import.meta.url)(path) as NativeBinding;
+  } catch (error) {
+    throw new CrossrankError('NATIVE_UNAVAILABLE', `cannot load the native addon ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return binding;
+}

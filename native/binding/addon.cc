@@ -1,0 +1,20 @@
+// Module entry: exports the NativeModel class and the versions the addon was built against.
+#include <napi.h>
+#include <onnxruntime_cxx_api.h>
+
+#include "native_model.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeModel", crossrank::binding::NativeModel::Define(env));
+  Napi::Object versions = Napi::Object::New(env);
+  versions.Set("onnxruntime", Napi::String::New(env, Ort::GetVersionString()));
+  versions.Set("ortApi", Napi::Number::New(env, ORT_API_VERSION));
+  exports.Set("versions", versions);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(crossrank, Init)

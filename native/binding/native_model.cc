@@ -1,0 +1,273 @@
+#include "native_model.h"
+
+#include <onnxruntime_cxx_api.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "js_values.h"
+#include "promise_worker.h"
+
+namespace crossrank::binding {
+
+namespace {
+
+using EnginePtr = std::shared_ptr<const CrossEncoderEngine>;
+
+// Per-environment data (one per worker_thread): the class constructor, to build instances
+// from the load worker's completion.
+struct AddonData {
+  Napi::FunctionReference constructor;
+};
+
+Activation parse_activation(Napi::Env env, const std::string& name) {
+  if (name == "sigmoid") return Activation::Sigmoid;
+  if (name == "identity") return Activation::Identity;
+  if (name == "softmax") return Activation::Softmax;
+  if (name == "tanh") return Activation::Tanh;
+  throw coded_error(env, ErrorCode::InvalidArgument,
+                    "activation must be one of sigmoid, identity, softmax, tanh; received '" + name + "'");
+}
+
+class LoadWorker : public PromiseWorker {
+ public:
+  LoadWorker(Napi::Env env, EngineConfig config) : PromiseWorker(env, "crossrank:load"), config_(std::move(config)) {}
+
+ protected:
+  void Run() override { engine_ = std::make_shared<const CrossEncoderEngine>(config_); }
+
+  Napi::Value Result(Napi::Env env) override {
+    auto* data = env.GetInstanceData<AddonData>();
+    auto* handoff = new EnginePtr(std::move(engine_));
+    Napi::External<EnginePtr> external = Napi::External<EnginePtr>::New(
+        env, handoff, [](Napi::Env, EnginePtr* p) { delete p; });
+    return data->constructor.New({external});
+  }
+
+ private:
+  EngineConfig config_;
+  EnginePtr engine_;
+};
+
+// Texts are copied out of JS on the calling thread (V8 strings cannot be read elsewhere).
+struct CallTexts {
+  std::vector<std::string> first;
+  std::vector<std::string> second;
+  PairTexts view() const { return PairTexts{&first, &second}; }
+};
+
+CallTexts read_texts(const Napi::CallbackInfo& info) {
+  CallTexts texts;
+  texts.first = string_array(info[0], "first");
+  if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) {
+    texts.second = string_array(info[1], "second");
+    const bool shared = texts.first.size() == 1;
+    if (!shared && texts.first.size() != texts.second.size()) {
+      throw coded_error(info.Env(), ErrorCode::InvalidArgument,
+                        "first and second must have the same length, or first exactly one text");
+    }
+  }
+  return texts;
+}
+
+class PredictWorker : public PromiseWorker {
+ public:
+  PredictWorker(Napi::Env env, EnginePtr engine, CallTexts texts, PredictOptions options, Napi::Float32Array out,
+                Napi::Value cancel)
+      : PromiseWorker(env, "crossrank:predict"),
+        engine_(std::move(engine)),
+        texts_(std::move(texts)),
+        options_(options),
+        out_data_(out.Data()),
+        out_(Napi::Persistent(out)) {
+    // The flag's buffer must outlive the work: keep the typed array referenced.
+    if (cancel.IsTypedArray()) cancel_ = Napi::Persistent(cancel.As<Napi::Object>());
+  }
+
+ protected:
+  void Run() override { engine_->predict(texts_.view(), options_, out_data_); }
+  Napi::Value Result(Napi::Env) override { return out_.Value(); }
+
+ private:
+  EnginePtr engine_;
+  CallTexts texts_;
+  PredictOptions options_;
+  float* out_data_;
+  Napi::Reference<Napi::Float32Array> out_;
+  Napi::ObjectReference cancel_;
+};
+
+class EncodeWorker : public PromiseWorker {
+ public:
+  EncodeWorker(Napi::Env env, EnginePtr engine, CallTexts texts)
+      : PromiseWorker(env, "crossrank:encode"), engine_(std::move(engine)), texts_(std::move(texts)) {}
+
+ protected:
+  void Run() override { encodings_ = engine_->encode(texts_.view()); }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array ids = Napi::Array::New(env, encodings_.size());
+    Napi::Array types = Napi::Array::New(env, encodings_.size());
+    for (size_t i = 0; i < encodings_.size(); ++i) {
+      const Encoding& e = encodings_[i];
+      auto a = Napi::Uint32Array::New(env, e.ids.size());
+      auto b = Napi::Uint32Array::New(env, e.type_ids.size());
+      std::copy(e.ids.begin(), e.ids.end(), a.Data());
+      std::copy(e.type_ids.begin(), e.type_ids.end(), b.Data());
+      ids.Set(i, a);
+      types.Set(i, b);
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("ids", ids);
+    result.Set("typeIds", types);
+    return result;
+  }
+
+ private:
+  EnginePtr engine_;
+  CallTexts texts_;
+  std::vector<Encoding> encodings_;
+};
+
+Napi::Value rejected(Napi::Env env, const Napi::Error& error) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(error.Value());
+  return deferred.Promise();
+}
+
+}  // namespace
+
+Napi::Function NativeModel::Define(Napi::Env env) {
+  Napi::Function cls = DefineClass(env, "NativeModel",
+                                   {
+                                       StaticMethod<&NativeModel::Load>("load"),
+                                       InstanceMethod<&NativeModel::Predict>("predict"),
+                                       InstanceMethod<&NativeModel::Encode>("encode"),
+                                       InstanceMethod<&NativeModel::Info>("info"),
+                                       InstanceMethod<&NativeModel::Close>("close"),
+                                       InstanceAccessor<&NativeModel::IsClosed>("closed"),
+                                   });
+  auto* data = new AddonData();
+  data->constructor = Napi::Persistent(cls);
+  env.SetInstanceData<AddonData>(data);
+  return cls;
+}
+
+NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw coded_error(info.Env(), ErrorCode::InvalidArgument, "use NativeModel.load(options) to create a model");
+  }
+  engine_ = *info[0].As<Napi::External<EnginePtr>>().Data();
+}
+
+Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() < 1 || !info[0].IsObject()) {
+      throw coded_error(env, ErrorCode::InvalidArgument, "load(options) needs an options object");
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    EngineConfig config;
+    config.model_path = string_property(o, "modelPath", "");
+    config.tokenizer_path = string_property(o, "tokenizerPath", "");
+    if (config.model_path.empty() || config.tokenizer_path.empty()) {
+      throw coded_error(env, ErrorCode::InvalidArgument, "modelPath and tokenizerPath are required");
+    }
+    config.max_length = static_cast<size_t>(number_property(o, "maxLength", 512, 1, 1 << 20));
+    config.truncate_left = bool_property(o, "truncateLeft", false);
+    config.pad_token = string_property(o, "padToken", "");
+    config.pad_id_fallback = static_cast<int64_t>(number_property(o, "padId", 0, 0, 1e12));
+    config.num_labels_hint = static_cast<int64_t>(number_property(o, "numLabels", 0, 0, 1e6));
+    config.tokenizer_threads = static_cast<size_t>(number_property(o, "tokenizerThreads", 0, 0, 1024));
+    config.session.intra_op_threads = static_cast<int>(number_property(o, "intraOpThreads", 0, 0, 1024));
+    config.session.inter_op_threads = static_cast<int>(number_property(o, "interOpThreads", 1, 0, 1024));
+    config.session.optimize_graph = bool_property(o, "optimizeGraph", true);
+    auto* worker = new LoadWorker(env, std::move(config));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+}
+
+Napi::Value NativeModel::Predict(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (!engine_) throw coded_error(env, ErrorCode::Closed, "the model is closed");
+    CallTexts texts = read_texts(info);
+    PredictOptions options;
+    Napi::Value cancel = env.Undefined();
+    if (info.Length() > 2 && info[2].IsObject()) {
+      Napi::Object o = info[2].As<Napi::Object>();
+      options.batch_size = static_cast<size_t>(number_property(o, "batchSize", 32, 1, 1 << 20));
+      options.max_batch_tokens = static_cast<size_t>(number_property(o, "maxBatchTokens", 32768, 1, 1e9));
+      options.activation = parse_activation(env, string_property(o, "activation", "sigmoid"));
+      cancel = o.Get("cancel");
+      if (!cancel.IsUndefined()) {
+        if (!cancel.IsTypedArray() || cancel.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+            cancel.As<Napi::Int32Array>().ElementLength() < 1) {
+          throw coded_error(env, ErrorCode::InvalidArgument, "cancel must be an Int32Array of length >= 1");
+        }
+        options.cancel_flag = cancel.As<Napi::Int32Array>().Data();
+      }
+    }
+    const size_t count = texts.view().size() * static_cast<size_t>(engine_->num_labels());
+    Napi::Float32Array out = Napi::Float32Array::New(env, count);
+    if (count == 0) {
+      auto deferred = Napi::Promise::Deferred::New(env);
+      deferred.Resolve(out);
+      return deferred.Promise();
+    }
+    auto* worker = new PredictWorker(env, engine_, std::move(texts), options, out, cancel);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+}
+
+Napi::Value NativeModel::Encode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (!engine_) throw coded_error(env, ErrorCode::Closed, "the model is closed");
+    auto* worker = new EncodeWorker(env, engine_, read_texts(info));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+}
+
+Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!engine_) throw coded_error(env, ErrorCode::Closed, "the model is closed");
+  const InferenceSession& s = engine_->session();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("numLabels", Napi::Number::New(env, static_cast<double>(engine_->num_labels())));
+  out.Set("maxLength", Napi::Number::New(env, static_cast<double>(engine_->max_length())));
+  out.Set("padId", Napi::Number::New(env, static_cast<double>(engine_->pad_id())));
+  out.Set("vocabSize", Napi::Number::New(env, static_cast<double>(engine_->tokenizer().vocab_size())));
+  Napi::Array inputs = Napi::Array::New(env);
+  auto names = s.input_names();
+  for (size_t i = 0; i < names.size(); ++i) inputs.Set(i, Napi::String::New(env, names[i]));
+  out.Set("inputs", inputs);
+  out.Set("output", Napi::String::New(env, s.output_name()));
+  out.Set("outputType", Napi::String::New(env, s.output_type()));
+  return out;
+}
+
+Napi::Value NativeModel::Close(const Napi::CallbackInfo& info) {
+  // Calls in flight hold their own reference; the engine goes when the last of them ends.
+  engine_.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value NativeModel::IsClosed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !engine_);
+}
+
+}  // namespace crossrank::binding

@@ -1,0 +1,51 @@
+// ONNX Runtime session of a sequence-classification model: discovers which inputs the graph
+// takes (input_ids, attention_mask, token_type_ids) and their integer type, checks the logits
+// output, and runs one padded batch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace crossrank {
+
+struct SessionOptions {
+  int intra_op_threads = 0;  // 0: ONNX Runtime's default (one per physical core)
+  int inter_op_threads = 1;
+  bool optimize_graph = true;
+};
+
+// A padded batch in row-major [rows, columns] layout.
+struct PackedBatch {
+  size_t rows = 0;
+  size_t columns = 0;
+  std::vector<int64_t> input_ids;
+  std::vector<int64_t> attention_mask;
+  std::vector<int64_t> token_type_ids;
+};
+
+class InferenceSession {
+ public:
+  // num_labels_hint is used when the graph leaves the label dimension symbolic.
+  InferenceSession(const std::string& model_path, const SessionOptions& options, int64_t num_labels_hint);
+  ~InferenceSession();
+  InferenceSession(const InferenceSession&) = delete;
+  InferenceSession& operator=(const InferenceSession&) = delete;
+
+  // Runs one batch; writes rows * num_labels() logits (fp32) into `logits`. Thread-safe.
+  void run(const PackedBatch& batch, float* logits) const;
+
+  int64_t num_labels() const { return num_labels_; }
+  bool has_token_type_ids() const;
+  std::vector<std::string> input_names() const;
+  std::string output_name() const;
+  std::string output_type() const;  // "float32" or "float16"
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int64_t num_labels_ = 0;
+};
+
+}  // namespace crossrank

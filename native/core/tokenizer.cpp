@@ -1,0 +1,52 @@
+#include "tokenizer.h"
+
+#include "crossrank_tokenizers.h"
+#include "errors.h"
+
+namespace crossrank {
+
+namespace {
+// Takes ownership of a Rust-allocated error string.
+std::string take_error(char* error, const char* fallback) {
+  if (error == nullptr) return fallback;
+  std::string message(error);
+  crt_string_free(error);
+  return message;
+}
+}  // namespace
+
+Tokenizer::Tokenizer(const std::string& path, size_t max_length, bool truncate_left)
+    : max_length_(max_length) {
+  if (max_length == 0) throw Error(ErrorCode::InvalidArgument, "maxLength must be positive");
+  char* error = nullptr;
+  handle_ = crt_tokenizer_load(path.c_str(), max_length, truncate_left ? 1 : 0, &error);
+  if (handle_ == nullptr) {
+    throw Error(ErrorCode::Tokenizer,
+                "cannot load tokenizer '" + path + "': " + take_error(error, "unknown error"));
+  }
+}
+
+Tokenizer::~Tokenizer() { crt_tokenizer_free(handle_); }
+
+void Tokenizer::encode(std::string_view first, const std::string_view* second, Encoding& out) const {
+  // Truncation guarantees at most max_length tokens: size the buffers once, shrink after.
+  out.ids.resize(max_length_);
+  out.type_ids.resize(max_length_);
+  char* error = nullptr;
+  const int64_t n = crt_encode(handle_, first.data(), first.size(),
+                               second ? second->data() : nullptr, second ? second->size() : 0,
+                               out.ids.data(), out.type_ids.data(), max_length_, &error);
+  if (n < 0) throw Error(ErrorCode::Tokenizer, "cannot encode input: " + take_error(error, "unknown error"));
+  out.ids.resize(static_cast<size_t>(n));
+  out.type_ids.resize(static_cast<size_t>(n));
+}
+
+int64_t Tokenizer::token_to_id(const std::string& token) const {
+  return crt_tokenizer_token_to_id(handle_, token.c_str());
+}
+
+int64_t Tokenizer::padding_id() const { return crt_tokenizer_padding_id(handle_); }
+
+size_t Tokenizer::vocab_size() const { return crt_tokenizer_vocab_size(handle_); }
+
+}  // namespace crossrank

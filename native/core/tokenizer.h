@@ -1,0 +1,42 @@
+// Pair tokenizer: the Rust C ABI (native/tokenizers) wrapped in RAII. Thread-safe: one instance
+// encodes from any number of threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct CrtTokenizer;
+
+namespace crossrank {
+
+// One encoded input: token ids and token type ids, equal length, special tokens included.
+struct Encoding {
+  std::vector<uint32_t> ids;
+  std::vector<uint32_t> type_ids;
+};
+
+class Tokenizer {
+ public:
+  // Loads tokenizer.json; pairs are truncated longest_first to max_length tokens.
+  Tokenizer(const std::string& path, size_t max_length, bool truncate_left);
+  ~Tokenizer();
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
+
+  // Encodes (first, second) as HF does for a pair; with no second, a single sequence.
+  void encode(std::string_view first, const std::string_view* second, Encoding& out) const;
+
+  int64_t token_to_id(const std::string& token) const;  // -1 when absent
+  int64_t padding_id() const;                           // from tokenizer.json, -1 when absent
+  size_t vocab_size() const;
+  size_t max_length() const { return max_length_; }
+
+ private:
+  CrtTokenizer* handle_ = nullptr;
+  size_t max_length_;
+};
+
+}  // namespace crossrank

@@ -1,0 +1,38 @@
+/* C ABI of native/tokenizers (Rust, over the Hugging Face `tokenizers` crate).
+ * Every function is panic-safe; error strings are owned by the caller (crt_string_free). */
+#ifndef CROSSRANK_TOKENIZERS_H
+#define CROSSRANK_TOKENIZERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct CrtTokenizer CrtTokenizer;
+
+/* Loads tokenizer.json, truncating pairs longest_first to max_length tokens (from the left when
+ * truncate_left != 0) with padding off. NULL and *error set on failure. */
+CrtTokenizer* crt_tokenizer_load(const char* path, size_t max_length, int32_t truncate_left,
+                                 char** error);
+void crt_tokenizer_free(CrtTokenizer* tokenizer);
+void crt_string_free(char* s);
+
+/* Vocabulary id of a token (added tokens included), or -1. */
+int64_t crt_tokenizer_token_to_id(const CrtTokenizer* tokenizer, const char* token);
+/* Pad id from the file's padding settings, or -1 when it has none. */
+int64_t crt_tokenizer_padding_id(const CrtTokenizer* tokenizer);
+/* Vocabulary size with added tokens. */
+size_t crt_tokenizer_vocab_size(const CrtTokenizer* tokenizer);
+
+/* Encodes first (+ second unless NULL) with special tokens and truncation. Writes ids and type
+ * ids (capacity entries each) and returns the token count, or -1 with *error set. */
+int64_t crt_encode(const CrtTokenizer* tokenizer, const char* first, size_t first_len,
+                   const char* second, size_t second_len, uint32_t* ids, uint32_t* type_ids,
+                   size_t capacity, char** error);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
