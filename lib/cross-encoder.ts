@@ -126,6 +126,8 @@ export class CrossEncoder {
       device === 'auto' ? 'auto: no CUDA execution provider in this build, using CPU' : 'requested cpu';
 
     const folder = readModelFolder(dir, modelFile);
+    if (folder.activation instanceof CrossrankError && activationOption === undefined) throw folder.activation;
+    const folderActivation = folder.activation instanceof CrossrankError ? undefined : folder.activation;
     if (maxLengthOption !== undefined && maxLengthOption > folder.positionLimit) {
       throw new CrossrankError(
         'INVALID_ARGUMENT',
@@ -178,7 +180,7 @@ export class CrossEncoder {
       numLabels: n.numLabels,
       labels: folder.labels,
       maxLength: n.maxLength,
-      activation: activationOption ?? folder.activation ?? (n.numLabels === 1 ? 'sigmoid' : 'identity'),
+      activation: activationOption ?? folderActivation ?? (n.numLabels === 1 ? 'sigmoid' : 'identity'),
       inputs: n.inputs,
       output: n.output,
       outputType: n.outputType,

@@ -25,8 +25,12 @@ export interface ModelFolder {
   padToken: string | undefined;
   padId: number;
   vocabSize: number | undefined;
-  /** From the folder's sentence-transformers settings; undefined: sigmoid for 1 label, else identity. */
-  activation: Activation | undefined;
+  /**
+   * From the folder's sentence-transformers settings; undefined: sigmoid for 1 label, else
+   * identity. An error when the folder names one crossrank cannot apply (thrown unless the
+   * caller overrides the activation).
+   */
+  activation: Activation | CrossrankError | undefined;
 }
 
 /** Model files looked for, in order, when the caller names none. */
@@ -72,18 +76,22 @@ function tokenName(value: unknown): string | undefined {
   return undefined;
 }
 
-function parseActivation(name: unknown, source: string): Activation | undefined {
-  if (typeof name !== 'string' || name.length === 0) return undefined;
+/**
+ * An activation name as sentence-transformers saves it. Like CrossEncoder, names outside
+ * `torch.` are not trusted and fall back to the default; a torch class crossrank does not
+ * implement is an error the caller can avoid with the activation option.
+ */
+function parseActivation(name: unknown, source: string): Activation | CrossrankError | undefined {
+  if (typeof name !== 'string' || !name.startsWith('torch.')) return undefined;
   const cls = name.split('.').pop() ?? '';
-  const activation = ACTIVATIONS[cls];
-  if (!activation) {
-    throw new CrossrankError(
+  return (
+    ACTIVATIONS[cls] ??
+    new CrossrankError(
       'INVALID_MODEL',
       `${source} names the activation ${JSON.stringify(name)}, which crossrank does not implement ` +
         `(supported: ${Object.keys(ACTIVATIONS).join(', ')}); pass the activation option to override it`,
-    );
-  }
-  return activation;
+    )
+  );
 }
 
 function resolveModelFile(dir: string, modelFile: string | undefined): string {
