@@ -33,6 +33,11 @@ export interface LoadOptions {
   activation?: Activation;
   /** ONNX Runtime graph optimisations (default true). */
   optimizeGraph?: boolean;
+  /**
+   * Back-pressure: pairs the model may hold queued across all calls (default 1,048,576). A call
+   * that would exceed it rejects with QUEUE_FULL (a single call of any size is taken when idle).
+   */
+  maxQueuedPairs?: number;
 }
 
 export interface PredictOptions {
@@ -80,7 +85,9 @@ export interface ModelInfo {
   onnxruntimeVersion: string;
 }
 
-const LOAD_KEYS = ['device', 'threads', 'tokenizerThreads', 'maxLength', 'modelFile', 'activation', 'optimizeGraph'] as const;
+const LOAD_KEYS = [
+  'device', 'threads', 'tokenizerThreads', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'maxQueuedPairs',
+] as const;
 const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'signal'] as const;
 const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments'] as const;
 const ACTIVATIONS: readonly Activation[] = ['sigmoid', 'identity', 'softmax', 'tanh'];
@@ -115,6 +122,7 @@ export class CrossEncoder {
     const modelFile = optionalString('options.modelFile', o.modelFile);
     const activationOption = optionalEnum('options.activation', o.activation, ACTIVATIONS);
     const optimizeGraph = optionalBool('options.optimizeGraph', o.optimizeGraph) ?? true;
+    const maxQueuedPairs = optionalInt('options.maxQueuedPairs', o.maxQueuedPairs, 1, Number.MAX_SAFE_INTEGER) ?? 1 << 20;
 
     if (device === 'cuda') {
       throw new CrossrankError(
@@ -151,13 +159,14 @@ export class CrossEncoder {
         interOpThreads: 1,
         tokenizerThreads,
         optimizeGraph,
+        maxQueuedPairs,
       });
     } catch (error) {
       throw fromNative(error);
     }
     const n = nativeModel.info();
     if (folder.vocabSize !== undefined && n.vocabSize > folder.vocabSize) {
-      nativeModel.close();
+      await nativeModel.close();
       throw new CrossrankError(
         'INVALID_MODEL',
         `tokenizer.json has ${n.vocabSize} tokens but config.json gives the model a vocabulary of ${folder.vocabSize}: ` +
@@ -165,7 +174,7 @@ export class CrossEncoder {
       );
     }
     if (folder.numLabels !== undefined && folder.numLabels !== n.numLabels) {
-      nativeModel.close();
+      await nativeModel.close();
       throw new CrossrankError(
         'INVALID_MODEL',
         `config.json says num_labels ${folder.numLabels} but the ONNX model outputs ${n.numLabels} logits per pair`,
@@ -283,13 +292,14 @@ export class CrossEncoder {
   }
 
   /**
-   * Frees the model. Calls already running finish; later calls reject with code CLOSED.
-   * Closing twice is harmless.
+   * Frees the model. Queued calls reject with code CLOSED, the batch being run finishes, later
+   * calls reject with CLOSED. Resolves once the native resources are released. Closing twice is
+   * harmless.
    */
   async close(): Promise<void> {
     const model = this.#native;
     this.#native = undefined;
-    model?.close();
+    await model?.close();
   }
 
   /** Token ids and type ids exactly as predict() feeds them to the model. */

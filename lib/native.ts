@@ -19,6 +19,7 @@ export interface NativeLoadOptions {
   interOpThreads: number;
   tokenizerThreads: number;
   optimizeGraph: boolean;
+  maxQueuedPairs: number;
 }
 
 export type NativeActivation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
@@ -46,7 +47,8 @@ export interface NativeModel {
   predict(first: string[], second: string[] | null, options: NativePredictOptions): Promise<Float32Array>;
   encode(first: string[], second: string[] | null): Promise<{ ids: Uint32Array[]; typeIds: Uint32Array[] }>;
   info(): NativeInfo;
-  close(): void;
+  /** Queued calls reject with CLOSED at once; resolves when the batch in flight has finished. */
+  close(): Promise<void>;
   readonly closed: boolean;
 }
 

@@ -51,14 +51,8 @@ class LoadWorker : public PromiseWorker {
 };
 
 // Texts are copied out of JS on the calling thread (V8 strings cannot be read elsewhere).
-struct CallTexts {
-  std::vector<std::string> first;
-  std::vector<std::string> second;
-  PairTexts view() const { return PairTexts{&first, &second}; }
-};
-
-CallTexts read_texts(const Napi::CallbackInfo& info) {
-  CallTexts texts;
+JobTexts read_texts(const Napi::CallbackInfo& info) {
+  JobTexts texts;
   texts.first = string_array(info[0], "first");
   if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) {
     texts.second = string_array(info[1], "second");
@@ -71,40 +65,26 @@ CallTexts read_texts(const Napi::CallbackInfo& info) {
   return texts;
 }
 
-class PredictWorker : public PromiseWorker {
+// Disposes of a closed engine off the JS thread: its destructor waits for the batch in flight.
+class DisposeWorker : public PromiseWorker {
  public:
-  PredictWorker(Napi::Env env, EnginePtr engine, CallTexts texts, PredictOptions options, Napi::Float32Array out,
-                Napi::Value cancel)
-      : PromiseWorker(env, "crossrank:predict"),
-        engine_(std::move(engine)),
-        texts_(std::move(texts)),
-        options_(options),
-        out_data_(out.Data()),
-        out_(Napi::Persistent(out)) {
-    // The flag's buffer must outlive the work: keep the typed array referenced.
-    if (cancel.IsTypedArray()) cancel_ = Napi::Persistent(cancel.As<Napi::Object>());
-  }
+  DisposeWorker(Napi::Env env, EnginePtr engine) : PromiseWorker(env, "crossrank:close"), engine_(std::move(engine)) {}
 
  protected:
-  void Run() override { engine_->predict(texts_.view(), options_, out_data_); }
-  Napi::Value Result(Napi::Env) override { return out_.Value(); }
+  void Run() override { engine_.reset(); }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
 
  private:
   EnginePtr engine_;
-  CallTexts texts_;
-  PredictOptions options_;
-  float* out_data_;
-  Napi::Reference<Napi::Float32Array> out_;
-  Napi::ObjectReference cancel_;
 };
 
 class EncodeWorker : public PromiseWorker {
  public:
-  EncodeWorker(Napi::Env env, EnginePtr engine, CallTexts texts)
+  EncodeWorker(Napi::Env env, EnginePtr engine, JobTexts texts)
       : PromiseWorker(env, "crossrank:encode"), engine_(std::move(engine)), texts_(std::move(texts)) {}
 
  protected:
-  void Run() override { encodings_ = engine_->encode(texts_.view()); }
+  void Run() override { encodings_ = engine_->encode(texts_); }
 
   Napi::Value Result(Napi::Env env) override {
     Napi::Array ids = Napi::Array::New(env, encodings_.size());
@@ -126,7 +106,7 @@ class EncodeWorker : public PromiseWorker {
 
  private:
   EnginePtr engine_;
-  CallTexts texts_;
+  JobTexts texts_;
   std::vector<Encoding> encodings_;
 };
 
@@ -137,6 +117,41 @@ Napi::Value rejected(Napi::Env env, const Napi::Error& error) {
 }
 
 }  // namespace
+
+// What a predict() call keeps on the JS side until it settles.
+struct PendingCall {
+  NativeModel* model;
+  Napi::Promise::Deferred deferred;
+  Napi::Reference<Napi::Float32Array> out;  // the scores are written straight into it
+  Napi::ObjectReference self;               // keeps the model object alive while in flight
+  Napi::ObjectReference cancel;             // the abort flag's memory must outlive the call
+};
+
+// Sent from a scheduler thread to the JS thread.
+struct Completion {
+  PendingCall* call;
+  const char* code;  // null on success
+  std::string message;
+};
+
+void DeliverCompletion(Napi::Env env, Napi::Function, std::nullptr_t*, Completion* completion) {
+  std::unique_ptr<Completion> c(completion);
+  std::unique_ptr<PendingCall> call(c->call);
+  if (env == nullptr) return;  // the environment is going away: nothing left to settle
+  Napi::HandleScope scope(env);
+  if (c->code == nullptr) {
+    call->deferred.Resolve(call->out.Value());
+  } else {
+    call->deferred.Reject(coded_error(env, c->code, c->message).Value());
+  }
+  call->model->CallSettled(env);
+}
+
+NativeModel::~NativeModel() { completions_.Release(); }
+
+void NativeModel::CallSettled(Napi::Env env) {
+  if (--in_flight_ == 0) completions_.Unref(env);
+}
 
 Napi::Function NativeModel::Define(Napi::Env env) {
   Napi::Function cls = DefineClass(env, "NativeModel",
@@ -159,6 +174,8 @@ NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Nati
     throw coded_error(info.Env(), ErrorCode::InvalidArgument, "use NativeModel.load(options) to create a model");
   }
   engine_ = *info[0].As<Napi::External<EnginePtr>>().Data();
+  completions_ = CompletionChannel::New(info.Env(), "crossrank:completions", 0, 1);
+  completions_.Unref(info.Env());  // idle models must not keep the process alive
 }
 
 Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
@@ -183,6 +200,7 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     config.session.intra_op_threads = static_cast<int>(number_property(o, "intraOpThreads", 0, 0, 1024));
     config.session.inter_op_threads = static_cast<int>(number_property(o, "interOpThreads", 1, 0, 1024));
     config.session.optimize_graph = bool_property(o, "optimizeGraph", true);
+    config.max_queued_pairs = static_cast<size_t>(number_property(o, "maxQueuedPairs", 1 << 20, 1, 1e12));
     auto* worker = new LoadWorker(env, std::move(config));
     Napi::Promise promise = worker->promise();
     worker->Queue();
@@ -196,7 +214,7 @@ Napi::Value NativeModel::Predict(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     if (!engine_) throw coded_error(env, ErrorCode::Closed, "the model is closed");
-    CallTexts texts = read_texts(info);
+    JobTexts texts = read_texts(info);
     PredictOptions options;
     Napi::Value cancel = env.Undefined();
     if (info.Length() > 2 && info[2].IsObject()) {
@@ -213,16 +231,18 @@ Napi::Value NativeModel::Predict(const Napi::CallbackInfo& info) {
         options.cancel_flag = cancel.As<Napi::Int32Array>().Data();
       }
     }
-    const size_t count = texts.view().size() * static_cast<size_t>(engine_->num_labels());
+    const size_t count = texts.size() * static_cast<size_t>(engine_->num_labels());
     Napi::Float32Array out = Napi::Float32Array::New(env, count);
-    if (count == 0) {
-      auto deferred = Napi::Promise::Deferred::New(env);
-      deferred.Resolve(out);
-      return deferred.Promise();
-    }
-    auto* worker = new PredictWorker(env, engine_, std::move(texts), options, out, cancel);
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
+    auto* call = new PendingCall{this, Napi::Promise::Deferred::New(env), Napi::Persistent(out),
+                                 Napi::Persistent(Value()), Napi::ObjectReference()};
+    if (cancel.IsTypedArray()) call->cancel = Napi::Persistent(cancel.As<Napi::Object>());
+    Napi::Promise promise = call->deferred.Promise();
+    if (in_flight_++ == 0) completions_.Ref(env);
+    CompletionChannel channel = completions_;
+    engine_->submit(std::move(texts), options, out.Data(), [channel, call](const Error* error) mutable {
+      auto* c = new Completion{call, error ? error_code_name(error->code()) : nullptr, error ? error->what() : ""};
+      if (channel.NonBlockingCall(c) != napi_ok) delete c;  // only when the environment is closing
+    });
     return promise;
   } catch (const Napi::Error& e) {
     return rejected(env, e);
@@ -261,9 +281,19 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NativeModel::Close(const Napi::CallbackInfo& info) {
-  // Calls in flight hold their own reference; the engine goes when the last of them ends.
+  Napi::Env env = info.Env();
+  if (!engine_) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Resolve(env.Undefined());
+    return deferred.Promise();
+  }
+  // Queued calls fail with CLOSED now; the batch in flight finishes on the dispose worker.
+  engine_->close();
+  auto* worker = new DisposeWorker(env, std::move(engine_));
   engine_.reset();
-  return info.Env().Undefined();
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
 }
 
 Napi::Value NativeModel::IsClosed(const Napi::CallbackInfo& info) {

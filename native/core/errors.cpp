@@ -11,6 +11,7 @@ const char* error_code_name(ErrorCode code) noexcept {
     case ErrorCode::Inference: return "INFERENCE_FAILED";
     case ErrorCode::Closed: return "CLOSED";
     case ErrorCode::Aborted: return "ABORTED";
+    case ErrorCode::QueueFull: return "QUEUE_FULL";
     case ErrorCode::CudaUnavailable: return "CUDA_UNAVAILABLE";
     case ErrorCode::Internal: return "INTERNAL";
   }

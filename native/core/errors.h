@@ -15,6 +15,7 @@ enum class ErrorCode {
   Inference,        // ONNX Runtime failed while running a batch
   Closed,           // the model was closed
   Aborted,          // the caller cancelled the call
+  QueueFull,        // the model's queue holds too many pairs: back-pressure
   CudaUnavailable,  // device 'cuda' asked for, but no usable GPU path
   Internal,         // a bug: should never be seen
 };

@@ -1,0 +1,336 @@
+#include "scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "inference_session.h"
+
+namespace crossrank {
+
+namespace {
+
+constexpr size_t kTokenizeTaskPairs = 64;  // pairs per tokenizer task: small enough to share out
+constexpr size_t kMinWindow = 64;
+constexpr size_t kMaxWindow = 8192;
+constexpr size_t kMaxReady = 4 * kMaxWindow;  // tokenized items waiting: bounds memory
+
+bool flag_set(const int32_t* flag) { return flag != nullptr && __atomic_load_n(flag, __ATOMIC_RELAXED) != 0; }
+
+void apply_activation(Activation activation, float* row, size_t labels) {
+  switch (activation) {
+    case Activation::Identity:
+      return;
+    case Activation::Sigmoid:
+      for (size_t l = 0; l < labels; ++l) row[l] = 1.0f / (1.0f + std::exp(-row[l]));
+      return;
+    case Activation::Tanh:
+      for (size_t l = 0; l < labels; ++l) row[l] = std::tanh(row[l]);
+      return;
+    case Activation::Softmax: {
+      const float top = *std::max_element(row, row + labels);
+      float sum = 0.0f;
+      for (size_t l = 0; l < labels; ++l) sum += (row[l] = std::exp(row[l] - top));
+      for (size_t l = 0; l < labels; ++l) row[l] /= sum;
+      return;
+    }
+  }
+}
+
+size_t window_for(size_t batch_size) { return std::clamp(batch_size * 8, kMinWindow, kMaxWindow); }
+
+}  // namespace
+
+struct Scheduler::Job {
+  JobTexts texts;
+  PredictOptions options;
+  float* out = nullptr;
+  size_t total = 0;
+  JobDone done;
+  std::atomic<size_t> remaining{0};
+  std::atomic<bool> failed{false};
+  std::mutex error_mutex;
+  std::optional<Error> error;
+
+  // True once the job can no longer succeed: skip its remaining work.
+  bool dead() const { return failed.load(std::memory_order_relaxed) || flag_set(options.cancel_flag); }
+};
+
+Scheduler::Scheduler(const Tokenizer& tokenizer, const InferenceSession& session, int64_t pad_id,
+                     const SchedulerOptions& options)
+    : tokenizer_(tokenizer), session_(session), pad_id_(pad_id), options_(options) {
+  const size_t n = std::max<size_t>(1, options.tokenizer_threads);
+  for (size_t i = 0; i < n; ++i) tokenizer_threads_.emplace_back([this] { tokenizer_loop(); });
+  inference_thread_ = std::thread([this] { inference_loop(); });
+}
+
+Scheduler::~Scheduler() {
+  close();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  intake_cv_.notify_all();
+  ready_cv_.notify_all();
+  for (auto& t : tokenizer_threads_) t.join();
+  inference_thread_.join();
+}
+
+void Scheduler::submit(JobTexts texts, const PredictOptions& options, float* out, JobDone done) {
+  const size_t n = texts.size();
+  if (options.batch_size == 0) {
+    Error e(ErrorCode::InvalidArgument, "batchSize must be positive");
+    done(&e);
+    return;
+  }
+  if (!texts.second.empty() && texts.first.size() != 1 && texts.first.size() != texts.second.size()) {
+    Error e(ErrorCode::InvalidArgument, "first and second must have the same length, or first exactly one text");
+    done(&e);
+    return;
+  }
+  if (n == 0) {
+    done(nullptr);
+    return;
+  }
+  auto job = std::make_shared<Job>();
+  job->texts = std::move(texts);
+  job->options = options;
+  job->out = out;
+  job->total = n;
+  job->done = std::move(done);
+  job->remaining = n;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (closed_) {
+      lock.unlock();
+      Error e(ErrorCode::Closed, "the model is closed");
+      job->done(&e);
+      return;
+    }
+    // One call larger than the bound is still taken when nothing else waits: it streams through.
+    const size_t queued = queued_pairs_.load();
+    if (queued > 0 && queued + n > options_.max_queued_pairs) {
+      lock.unlock();
+      Error e(ErrorCode::QueueFull, "the model's queue is full (" + std::to_string(queued) + " pairs waiting, limit " +
+                                        std::to_string(options_.max_queued_pairs) + "); retry later");
+      job->done(&e);
+      return;
+    }
+    queued_pairs_ += n;
+    for (size_t begin = 0; begin < n; begin += kTokenizeTaskPairs) {
+      intake_.push_back(TokenizeTask{job, begin, std::min(n, begin + kTokenizeTaskPairs)});
+    }
+  }
+  intake_cv_.notify_all();
+}
+
+void Scheduler::close() {
+  std::deque<TokenizeTask> intake;
+  std::deque<Item> ready;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+    intake.swap(intake_);
+    ready.swap(ready_);
+  }
+  ready_cv_.notify_all();
+  const Error closed(ErrorCode::Closed, "the model was closed before this call finished");
+  for (auto& task : intake) {
+    fail(task.job, closed);
+    settle(task.job, task.end - task.begin);
+  }
+  for (auto& item : ready) {
+    fail(item.job, closed);
+    settle(item.job, 1);
+  }
+}
+
+void Scheduler::fail(const std::shared_ptr<Job>& job, const Error& error) {
+  std::lock_guard<std::mutex> lock(job->error_mutex);
+  if (!job->error) job->error = error;
+  job->failed = true;
+}
+
+void Scheduler::settle(const std::shared_ptr<Job>& job, size_t items) {
+  if (job->remaining.fetch_sub(items) != items) return;
+  queued_pairs_ -= job->total;
+  if (flag_set(job->options.cancel_flag) && !job->error) {
+    const Error aborted(ErrorCode::Aborted, "the call was aborted");
+    job->done(&aborted);
+  } else if (job->error) {
+    job->done(&*job->error);
+  } else {
+    job->done(nullptr);
+  }
+}
+
+void Scheduler::tokenizer_loop() {
+  std::vector<Item> produced;
+  for (;;) {
+    TokenizeTask task;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      intake_cv_.wait(lock, [&] { return stopping_ || (!intake_.empty() && ready_.size() < kMaxReady); });
+      if (stopping_) return;
+      task = std::move(intake_.front());
+      intake_.pop_front();
+      ++tokenizing_;
+    }
+    const size_t n = task.end - task.begin;
+    auto finished_task = [&] {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        --tokenizing_;
+      }
+      ready_cv_.notify_one();
+    };
+    if (task.job->dead()) {
+      settle(task.job, n);
+      finished_task();
+      continue;
+    }
+    produced.clear();
+    produced.reserve(n);
+    try {
+      const JobTexts& t = task.job->texts;
+      const bool shared = !t.second.empty() && t.first.size() == 1;
+      for (size_t i = task.begin; i < task.end; ++i) {
+        Item item{task.job, i, {}};
+        const std::string& a = t.first[shared ? 0 : i];
+        if (t.second.empty()) {
+          tokenizer_.encode(a, nullptr, item.encoding);
+        } else {
+          const std::string_view b(t.second[i]);
+          tokenizer_.encode(a, &b, item.encoding);
+        }
+        produced.push_back(std::move(item));
+      }
+    } catch (const Error& e) {
+      fail(task.job, e);
+      settle(task.job, n);
+      finished_task();
+      continue;
+    } catch (const std::exception& e) {
+      fail(task.job, Error(ErrorCode::Internal, e.what()));
+      settle(task.job, n);
+      finished_task();
+      continue;
+    }
+    bool was_closed = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      was_closed = closed_;
+      if (!was_closed) {
+        for (auto& item : produced) ready_.push_back(std::move(item));
+      }
+    }
+    if (was_closed) {
+      fail(task.job, Error(ErrorCode::Closed, "the model was closed before this call finished"));
+      settle(task.job, n);
+    }
+    finished_task();
+  }
+}
+
+void Scheduler::inference_loop() {
+  std::vector<Item> window;
+  PackedBatch batch;
+  std::vector<float> logits;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      // Take a window when it is full, or when every queued pair is already tokenized: waiting
+      // longer would not make the batches better.
+      ready_cv_.wait(lock, [&] {
+        if (stopping_) return true;
+        if (ready_.empty()) return false;
+        const size_t want = window_for(ready_.front().job->options.batch_size);
+        return ready_.size() >= want || (intake_.empty() && tokenizing_ == 0);
+      });
+      if (stopping_ && ready_.empty()) return;
+      const size_t want = window_for(ready_.front().job->options.batch_size);
+      const size_t take = std::min(want, ready_.size());
+      window.clear();
+      window.reserve(take);
+      for (size_t i = 0; i < take; ++i) {
+        window.push_back(std::move(ready_.front()));
+        ready_.pop_front();
+      }
+    }
+    intake_cv_.notify_all();  // room in ready_ again
+    run_window(window, batch, logits);
+  }
+}
+
+void Scheduler::run_window(std::vector<Item>& window, PackedBatch& batch, std::vector<float>& logits) {
+  // Drop the work of cancelled or failed jobs before spending compute on it.
+  size_t kept = 0;
+  for (size_t i = 0; i < window.size(); ++i) {
+    if (window[i].job->dead()) {
+      settle(window[i].job, 1);
+    } else {
+      if (kept != i) window[kept] = std::move(window[i]);  // never self-move: it would empty the item
+      ++kept;
+    }
+  }
+  window.resize(kept);
+  // Longest first, like sentence-transformers: rows of similar length share a batch.
+  std::stable_sort(window.begin(), window.end(),
+                   [](const Item& a, const Item& b) { return a.encoding.ids.size() > b.encoding.ids.size(); });
+
+  const size_t labels = static_cast<size_t>(session_.num_labels());
+  const bool with_types = session_.has_token_type_ids();
+  for (size_t start = 0; start < window.size();) {
+    bool closed;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closed = closed_;
+    }
+    const PredictOptions& lead = window[start].job->options;
+    const size_t columns = std::max<size_t>(1, window[start].encoding.ids.size());
+    // A batch always holds at least one row, whatever the token budget says.
+    const size_t by_tokens = std::max<size_t>(1, lead.max_batch_tokens / columns);
+    const size_t rows = std::min({lead.batch_size, by_tokens, window.size() - start});
+    if (closed) {
+      const Error e(ErrorCode::Closed, "the model was closed before this call finished");
+      for (size_t r = start; r < window.size(); ++r) {
+        fail(window[r].job, e);
+        settle(window[r].job, 1);
+      }
+      return;
+    }
+
+    batch.rows = rows;
+    batch.columns = columns;
+    batch.input_ids.assign(rows * columns, pad_id_);
+    batch.attention_mask.assign(rows * columns, 0);
+    if (with_types) batch.token_type_ids.assign(rows * columns, 0);
+    for (size_t r = 0; r < rows; ++r) {
+      const Encoding& e = window[start + r].encoding;
+      int64_t* ids = batch.input_ids.data() + r * columns;
+      int64_t* mask = batch.attention_mask.data() + r * columns;
+      std::copy(e.ids.begin(), e.ids.end(), ids);
+      std::fill_n(mask, e.ids.size(), int64_t{1});
+      if (with_types) std::copy(e.type_ids.begin(), e.type_ids.end(), batch.token_type_ids.data() + r * columns);
+    }
+
+    logits.resize(rows * labels);
+    try {
+      session_.run(batch, logits.data());
+      for (size_t r = 0; r < rows; ++r) {
+        Item& item = window[start + r];
+        float* row = logits.data() + r * labels;
+        apply_activation(item.job->options.activation, row, labels);
+        std::copy_n(row, labels, item.job->out + item.index * labels);
+      }
+    } catch (const Error& e) {
+      for (size_t r = 0; r < rows; ++r) fail(window[start + r].job, e);
+    } catch (const std::exception& e) {
+      for (size_t r = 0; r < rows; ++r) fail(window[start + r].job, Error(ErrorCode::Internal, e.what()));
+    }
+    for (size_t r = 0; r < rows; ++r) settle(window[start + r].job, 1);
+    start += rows;
+  }
+}
+
+}  // namespace crossrank

@@ -1,0 +1,119 @@
+// Per-model scheduler: every call on one model feeds one queue.
+//
+//   submit() ──> intake (jobs) ──> tokenizer threads ──> ready items ──> inference thread
+//                                                                         │ sorts a window of
+//                                                                         │ ready items by length,
+//                                                                         │ runs batches bounded by
+//                                                                         │ rows and tokens, writes
+//                                                                         ▼ each score in place
+//                                                                     job completion callback
+//
+// One inference thread: ONNX Runtime already spreads one run over all intra-op threads, so
+// concurrent runs would only fight over cores; tokenization overlaps with it on its own threads.
+// Memory stays bounded: tokenizer threads stop when the ready queue holds enough work.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "errors.h"
+#include "tokenizer.h"
+
+namespace crossrank {
+
+class InferenceSession;
+struct PackedBatch;
+
+enum class Activation { Identity, Sigmoid, Softmax, Tanh };
+
+struct PredictOptions {
+  size_t batch_size = 32;
+  size_t max_batch_tokens = 32768;  // rows * padded length per run: bounds memory on long inputs
+  Activation activation = Activation::Sigmoid;
+  // Read before each step; non-zero cancels the job with ErrorCode::Aborted. May be null. The
+  // memory must stay valid until the job completes.
+  const int32_t* cancel_flag = nullptr;
+};
+
+// The texts of one call, owned by the job. `first` holds one text per pair, or exactly one text
+// shared by every pair (a rerank query); `second` one text per pair, or empty for single texts.
+struct JobTexts {
+  std::vector<std::string> first;
+  std::vector<std::string> second;
+  size_t size() const { return second.empty() ? first.size() : second.size(); }
+};
+
+// Called exactly once per job, from a scheduler thread (or from submit() itself when the job is
+// refused). `error` is null on success; the scores are then all in `out`.
+using JobDone = std::function<void(const Error* error)>;
+
+struct SchedulerOptions {
+  size_t tokenizer_threads = 1;
+  size_t max_queued_pairs = 1 << 20;  // beyond this, submit() refuses with QUEUE_FULL
+};
+
+class Scheduler {
+ public:
+  Scheduler(const Tokenizer& tokenizer, const InferenceSession& session, int64_t pad_id,
+            const SchedulerOptions& options);
+  ~Scheduler();  // closes, then joins its threads
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a job; `out` must hold size() * num_labels floats and stay valid until `done` runs.
+  // Never blocks on inference. Refusals (QUEUE_FULL, CLOSED, invalid options) call `done` at once.
+  void submit(JobTexts texts, const PredictOptions& options, float* out, JobDone done);
+
+  // Refuses new jobs and fails the queued ones with CLOSED; the batch being run finishes.
+  // Returns at once; the destructor waits for the threads.
+  void close();
+
+  size_t queued_pairs() const { return queued_pairs_.load(); }
+
+ private:
+  struct Job;
+  struct Item {
+    std::shared_ptr<Job> job;
+    size_t index;
+    Encoding encoding;
+  };
+  struct TokenizeTask {
+    std::shared_ptr<Job> job;
+    size_t begin, end;
+  };
+
+  void tokenizer_loop();
+  void inference_loop();
+  void run_window(std::vector<Item>& window, PackedBatch& batch, std::vector<float>& logits);
+  void settle(const std::shared_ptr<Job>& job, size_t items);
+  void fail(const std::shared_ptr<Job>& job, const Error& error);
+
+  const Tokenizer& tokenizer_;
+  const InferenceSession& session_;
+  const int64_t pad_id_;
+  const SchedulerOptions options_;
+
+  std::mutex mutex_;
+  std::condition_variable intake_cv_;  // tokenizer threads: work to take and room in ready_
+  std::condition_variable ready_cv_;   // the inference thread: a window to take
+  std::deque<TokenizeTask> intake_;
+  std::deque<Item> ready_;
+  size_t tokenizing_ = 0;  // tasks taken from intake_ whose items are not in ready_ yet
+  bool closed_ = false;
+  bool stopping_ = false;
+  std::atomic<size_t> queued_pairs_{0};
+
+  std::vector<std::thread> tokenizer_threads_;
+  std::thread inference_thread_;
+};
+
+}  // namespace crossrank
