@@ -1,0 +1,162 @@
+// Turns one benchmark run into bench/results/<name>.json, a Markdown report and an SVG chart.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const SYSTEM_ORDER = ['crossrank', 'onnxruntime-python', 'transformers.js', 'sentence-transformers'];
+const COLORS = { crossrank: '#d9480f', 'onnxruntime-python': '#1971c2', 'transformers.js': '#2f9e44', 'sentence-transformers': '#7048e8' };
+
+export function median(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/** FLOPs of one pair of s tokens: dense layers plus attention (BENCHMARKS.md). */
+export function flopsPerPair(config, s) {
+  const L = config.num_hidden_layers;
+  const H = config.hidden_size;
+  const F = config.intermediate_size;
+  return 2 * s * L * (4 * H * H + 2 * H * F) + 4 * s * s * H * L;
+}
+
+function enrich(result) {
+  for (const r of result.runs) {
+    r.median_s = median(r.seconds);
+    r.per_second = r.items / r.median_s;
+    const config = result.configs[r.model];
+    if (r.tokens && config) {
+      const flops = r.tokens.reduce((sum, s) => sum + flopsPerPair(config, s), 0) / r.tokens.length;
+      r.mean_tokens = r.tokens.reduce((a, b) => a + b, 0) / r.tokens.length;
+      r.gflops = (flops * r.per_second) / 1e9;
+      delete r.tokens;
+    }
+  }
+}
+
+const fmt = (x, digits = 1) => (x === undefined || Number.isNaN(x) ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(digits));
+
+function table(result, workload, title, note) {
+  const rows = result.runs.filter((r) => r.workload === workload);
+  if (rows.length === 0) return '';
+  const models = [...new Set(rows.map((r) => r.model))];
+  const systems = SYSTEM_ORDER.filter((s) => rows.some((r) => r.system === s));
+  const peers = systems.filter((s) => s !== 'crossrank');
+  let md = `### ${title}\n\n${note}\n\n| model | ${systems.join(' | ')} | ${peers.map((p) => `x ${p}`).join(' | ')} |\n`;
+  md += `| --- | ${systems.map(() => '---:').join(' | ')} | ${peers.map(() => '---:').join(' | ')} |\n`;
+  for (const m of models) {
+    const get = (s) => rows.find((r) => r.model === m && r.system === s)?.per_second;
+    const own = get('crossrank');
+    md += `| ${m} | ${systems.map((s) => fmt(get(s))).join(' | ')} | ${peers.map((p) => (own && get(p) ? `${(own / get(p)).toFixed(2)}x` : '–')).join(' | ')} |\n`;
+  }
+  return `${md}\n`;
+}
+
+function svgChart(result) {
+  const groups = [];
+  for (const r of result.runs) {
+    if (r.kind === 'tokenize') continue;
+    const label = r.workload === 'rerank' ? `${r.model} rerank` : r.workload.startsWith('batch-') ? `${r.model} b${r.batch_size}` : null;
+    if (!label) continue;
+    let g = groups.find((x) => x.label === label);
+    if (!g) groups.push((g = { label, bars: {} }));
+    g.bars[r.system] = r.per_second;
+  }
+  const systems = SYSTEM_ORDER.filter((s) => groups.some((g) => g.bars[s] !== undefined));
+  const max = Math.max(...groups.flatMap((g) => Object.values(g.bars)), 1);
+  const logMax = Math.ceil(Math.log10(max));
+  const logMin = Math.max(0, Math.floor(Math.log10(Math.min(...groups.flatMap((g) => Object.values(g.bars)), max))));
+  const barW = 12;
+  const groupW = systems.length * barW + 18;
+  const left = 60;
+  const top = 40;
+  const h = 300;
+  const width = left + groups.length * groupW + 20;
+  const y = (v) => top + h - ((Math.log10(Math.max(v, 10 ** logMin)) - logMin) / Math.max(1, logMax - logMin)) * h;
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${top + h + 130}" font-family="sans-serif" font-size="11">\n`;
+  svg += `<text x="${left}" y="20" font-size="14">docs/sec (log scale), ${result.meta.machine.nproc} CPU threads, ${result.meta.machine.cpu}; ${result.meta.date.slice(0, 10)}</text>\n`;
+  for (let e = logMin; e <= logMax; e++) {
+    svg += `<line x1="${left}" x2="${width - 10}" y1="${y(10 ** e)}" y2="${y(10 ** e)}" stroke="#ddd"/><text x="${left - 6}" y="${y(10 ** e) + 4}" text-anchor="end">${10 ** e}</text>\n`;
+  }
+  groups.forEach((g, i) => {
+    const x0 = left + i * groupW + 9;
+    systems.forEach((s, j) => {
+      const v = g.bars[s];
+      if (v === undefined) return;
+      svg += `<rect x="${x0 + j * barW}" y="${y(v)}" width="${barW - 2}" height="${top + h - y(v)}" fill="${COLORS[s]}"><title>${s}: ${v.toFixed(1)}</title></rect>\n`;
+    });
+    svg += `<text transform="translate(${x0 + 4},${top + h + 8}) rotate(60)">${g.label}</text>\n`;
+  });
+  systems.forEach((s, j) => {
+    svg += `<rect x="${left + j * 170}" y="${top + h + 105}" width="10" height="10" fill="${COLORS[s]}"/><text x="${left + j * 170 + 14}" y="${top + h + 114}">${s}</text>\n`;
+  });
+  return `${svg}</svg>\n`;
+}
+
+function targets(result) {
+  const lines = [];
+  const get = (model, workload, system) => result.runs.find((r) => r.model === model && r.workload === workload && r.system === system);
+  const check = (name, ratio, goal) =>
+    lines.push(`| ${name} | ${ratio === undefined ? '–' : `${ratio.toFixed(2)}x`} | >= ${goal}x | ${ratio === undefined ? 'not measured' : ratio >= goal ? 'met' : 'MISSED'} |`);
+  for (const model of ['minilm-l6', 'tinybert-l2']) {
+    for (const workload of ['rerank', 'throughput']) {
+      const own = get(model, workload, 'crossrank');
+      for (const [peer, goal] of [['transformers.js', 1.5], ['sentence-transformers', 2], ['onnxruntime-python', 1.2]]) {
+        const p = get(model, workload, peer);
+        check(`${model} ${workload} vs ${peer}`, own && p ? own.per_second / p.per_second : undefined, goal);
+      }
+    }
+  }
+  const b32 = get('minilm-l6', 'batch-32', 'crossrank');
+  const share = b32 && result.gemm ? b32.gflops / result.gemm.gflops : undefined;
+  lines.push(`| minilm-l6 batch 32: achieved / GEMM peak | ${share === undefined ? '–' : `${(share * 100).toFixed(0)}%`} | >= 50% | ${share === undefined ? 'not measured' : share >= 0.5 ? 'met' : 'MISSED'} |`);
+  const loop = result.runs.filter((r) => r.system === 'crossrank' && r.event_loop_p99_ms !== undefined);
+  const worst = loop.length ? Math.max(...loop.map((r) => r.event_loop_p99_ms)) : undefined;
+  lines.push(`| event-loop delay p99 during crossrank runs (worst workload) | ${worst === undefined ? '–' : `${worst.toFixed(1)} ms`} | <= 10 ms | ${worst === undefined ? 'not measured' : worst <= 10 ? 'met' : 'MISSED'} |`);
+  return `| target | measured | goal | status |\n| --- | ---: | ---: | --- |\n${lines.join('\n')}\n`;
+}
+
+export function writeReport(result, { outDir, markdown }) {
+  enrich(result);
+  const stamp = result.meta.date.replace(/[:.]/g, '-').slice(0, 19);
+  const base = result.meta.smoke ? 'smoke' : `cpu-${stamp}`;
+  const jsonPath = join(outDir, `${base}.json`);
+  const svgPath = join(outDir, `${base}.svg`);
+  writeFileSync(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
+  writeFileSync(svgPath, svgChart(result));
+
+  const m = result.meta;
+  let md = `# crossrank CPU benchmark\n\n`;
+  md += `Run ${m.date} with \`${m.command}\` (${m.seconds.toFixed(0)} s). Machine: ${m.machine.nproc} threads, ${m.machine.cpu}, ${m.machine.platform}, Node ${m.machine.node}; every system used ${m.threads} threads. `;
+  md += `Versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.\n\n`;
+  md += `Models are randomly initialised with the exact shapes of the seed cross-encoders (bench/models.py): speed only, no quality. `;
+  md += `Each figure is the median of timed repetitions after a warm-up: rerank = ${m.sizes.rerankSets} repetitions of 1 query x ${m.sizes.docs} passages; `;
+  md += `throughput = ${m.sizes.pairs} MS MARCO-like pairs in ${m.sizes.reps} slices; batch sweep = ${m.sizes.sweepPairs} pairs in ${m.sizes.reps} slices; long = ${m.sizes.longPairs} pairs of ${m.sizes.longWords}-word passages (truncated to 512 tokens). `;
+  md += `Absolute docs/sec on a shared CPU are noisy; the ratios are the result.\n\n`;
+  md += `![docs/sec per model and batch size](results/${base}.svg)\n\n`;
+  md += `## Targets (issue: throughput engine)\n\n${targets(result)}\n`;
+  md += `## Docs / sec\n\n`;
+  md += table(result, 'rerank', `Rerank 1 query x ${m.sizes.docs} passages (BEIR top-100 protocol), batch 32`, 'docs/sec; `x peer` = crossrank / peer.');
+  md += table(result, 'throughput', `Throughput, ${m.sizes.pairs} pairs, batch 32`, 'pairs/sec.');
+  for (const b of [1, 8, 32, 128]) md += table(result, `batch-${b}`, `Batch size ${b}`, 'pairs/sec.');
+  md += table(result, 'long', 'Long inputs (passages of 400+ words, truncated to 512 tokens), batch 8', 'pairs/sec.');
+  md += `## Compute\n\n`;
+  md += result.gemm
+    ? `GEMM peak (fp32 ${result.gemm.size}x${result.gemm.size} MatMul through the same ONNX Runtime library, ${result.gemm.threads} threads, \`build/Release/crossrank-bench gemm\`): **${result.gemm.gflops.toFixed(1)} GFLOP/s**.\n\n`
+    : 'GEMM peak: not measured in this run.\n\n';
+  md += `| model | workload | mean tokens/pair | crossrank pairs/s | achieved GFLOP/s | share of GEMM peak |\n| --- | --- | ---: | ---: | ---: | ---: |\n`;
+  for (const r of result.runs.filter((x) => x.system === 'crossrank' && x.gflops !== undefined)) {
+    md += `| ${r.model} | ${r.workload} | ${fmt(r.mean_tokens)} | ${fmt(r.per_second)} | ${fmt(r.gflops)} | ${result.gemm ? `${((r.gflops / result.gemm.gflops) * 100).toFixed(0)}%` : '–'} |\n`;
+  }
+  md += `\n## Tokenizer alone\n\n| system | pairs/sec |\n| --- | ---: |\n`;
+  for (const r of result.runs.filter((x) => x.kind === 'tokenize')) md += `| ${r.system} | ${fmt(r.per_second)} |\n`;
+  md += `\n## Event loop\n\n| workload | model | p99 delay (ms) | max (ms) |\n| --- | --- | ---: | ---: |\n`;
+  for (const r of result.runs.filter((x) => x.system === 'crossrank' && x.event_loop_p99_ms !== undefined)) {
+    md += `| ${r.workload} | ${r.model} | ${r.event_loop_p99_ms.toFixed(2)} | ${r.event_loop_max_ms.toFixed(2)} |\n`;
+  }
+  if (result.errors.length) {
+    md += `\n## Failed peer runs\n\n${result.errors.map((e) => `- ${e.model} / ${e.system}: ${e.error.split('\n')[0]}`).join('\n')}\n`;
+  }
+  md += `\nRaw data: [results/${base}.json](results/${base}.json).\n`;
+  writeFileSync(markdown, md);
+  return [jsonPath, svgPath, markdown];
+}

@@ -1,0 +1,51 @@
+// crossrank in the CPU benchmark, with the same JOB protocol as the other peers
+// (see python_peers.py). Also reports, per workload, the token count of its pairs (for FLOPs) and
+// the event-loop delay p99 while it ran.
+//   node bench/peers/crossrank_peer.mjs JOB.json > results.json
+import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+import { CrossEncoder } from '../../dist/index.js';
+import { timed } from '../lib/protocol.mjs';
+
+const job = JSON.parse(readFileSync(process.argv[2], 'utf8'));
+const ce = await CrossEncoder.load(job.model_dir, { modelFile: job.onnx, threads: job.threads });
+
+function make(w, data) {
+  if (w.kind === 'tokenize') return () => ce.tokenize(data);
+  if (w.kind === 'rerank') {
+    return async () => {
+      for (const s of data) await ce.rerank(s.query, s.documents, { batchSize: w.batch_size });
+    };
+  }
+  return () => ce.predict(data, { batchSize: w.batch_size });
+}
+
+async function tokenCounts(w, data) {
+  const pairs = w.kind === 'rerank' ? data.flatMap((s) => s.documents.map((d) => [s.query, d])) : data;
+  const { ids } = await ce.tokenize(pairs);
+  return ids.map((a) => a.length);
+}
+
+const results = [];
+for (const w of job.workloads) {
+  const data = JSON.parse(readFileSync(w.data, 'utf8'));
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  const { seconds, items, parts } = await timed(w, data, make);
+  histogram.disable();
+  results.push({
+    name: w.name,
+    seconds,
+    items,
+    // tokens of the first timed part: FLOPs per pair follow from these
+    tokens: w.kind === 'tokenize' ? undefined : await tokenCounts(w, parts[0]),
+    event_loop_p99_ms: histogram.percentile(99) / 1e6,
+    event_loop_max_ms: histogram.max / 1e6,
+  });
+  process.stderr.write(`crossrank: ${w.name} done\n`);
+}
+await ce.close();
+process.stdout.write(
+  JSON.stringify({ system: 'crossrank', versions: { crossrank: '0.1.0', onnxruntime: ce.info.onnxruntimeVersion }, results }),
+);
