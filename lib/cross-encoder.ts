@@ -33,6 +33,8 @@ export interface LoadOptions {
   activation?: Activation;
   /** ONNX Runtime graph optimisations (default true). */
   optimizeGraph?: boolean;
+  /** Let ONNX Runtime's threads spin while idle (default true; see bench/RESULTS.md). */
+  allowSpinning?: boolean;
   /**
    * Back-pressure: pairs the model may hold queued across all calls (default 1,048,576). A call
    * that would exceed it rejects with QUEUE_FULL (a single call of any size is taken when idle).
@@ -86,7 +88,7 @@ export interface ModelInfo {
 }
 
 const LOAD_KEYS = [
-  'device', 'threads', 'tokenizerThreads', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'maxQueuedPairs',
+  'device', 'threads', 'tokenizerThreads', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'allowSpinning', 'maxQueuedPairs',
 ] as const;
 const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'signal'] as const;
 const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments'] as const;
@@ -122,6 +124,7 @@ export class CrossEncoder {
     const modelFile = optionalString('options.modelFile', o.modelFile);
     const activationOption = optionalEnum('options.activation', o.activation, ACTIVATIONS);
     const optimizeGraph = optionalBool('options.optimizeGraph', o.optimizeGraph) ?? true;
+    const allowSpinning = optionalBool('options.allowSpinning', o.allowSpinning) ?? true;
     const maxQueuedPairs = optionalInt('options.maxQueuedPairs', o.maxQueuedPairs, 1, Number.MAX_SAFE_INTEGER) ?? 1 << 20;
 
     if (device === 'cuda') {
@@ -159,6 +162,7 @@ export class CrossEncoder {
         interOpThreads: 1,
         tokenizerThreads,
         optimizeGraph,
+        allowSpinning,
         maxQueuedPairs,
       });
     } catch (error) {

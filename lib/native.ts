@@ -19,6 +19,7 @@ export interface NativeLoadOptions {
   interOpThreads: number;
   tokenizerThreads: number;
   optimizeGraph: boolean;
+  allowSpinning?: boolean;
   maxQueuedPairs: number;
 }
 

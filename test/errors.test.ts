@@ -1,4 +1,5 @@
 // Misuse and broken inputs give coded CrossrankErrors (rejections), never a crash.
+import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync, readFileSync, truncateSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -141,6 +142,28 @@ describe('arguments', () => {
 });
 
 describe('lifecycle', () => {
+  it('the process exits cleanly with models closed, unclosed and mid-call (regression: teardown abort)', () => {
+    const script = `
+      const { CrossEncoder } = require(${JSON.stringify(join(__dirname, '..', 'dist', 'index.cjs'))});
+      (async () => {
+        const dir = ${JSON.stringify(modelDir('bert-tiny'))};
+        const pairs = Array.from({ length: 400 }, (_, i) => ['q' + i, 'd']);
+        for (let i = 0; i < 3; i++) {
+          const m = await CrossEncoder.load(dir);
+          await m.predict(pairs);
+          if (i !== 1) await m.close();
+        }
+        const busy = await CrossEncoder.load(dir);
+        busy.predict(pairs).catch(() => {});
+        console.log('done');
+        process.exit(0);
+      })();`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe('done');
+    expect(run.status).toBe(0);
+  });
+
   it('use after close is CLOSED for every method; close twice is harmless', async () => {
     const m = await CrossEncoder.load(modelDir('bert-tiny'));
     await m.close();

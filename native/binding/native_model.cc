@@ -147,7 +147,11 @@ void DeliverCompletion(Napi::Env env, Napi::Function, std::nullptr_t*, Completio
   call->model->CallSettled(env);
 }
 
-NativeModel::~NativeModel() { completions_.Release(); }
+NativeModel::~NativeModel() {
+  // At environment teardown Node finalizes the channel itself, possibly before this object:
+  // releasing it again would touch freed memory.
+  if (!*channel_finalized_) completions_.Release();
+}
 
 void NativeModel::CallSettled(Napi::Env env) {
   if (--in_flight_ == 0) completions_.Unref(env);
@@ -174,7 +178,14 @@ NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Nati
     throw coded_error(info.Env(), ErrorCode::InvalidArgument, "use NativeModel.load(options) to create a model");
   }
   engine_ = *info[0].As<Napi::External<EnginePtr>>().Data();
-  completions_ = CompletionChannel::New(info.Env(), "crossrank:completions", 0, 1);
+  channel_finalized_ = std::make_shared<bool>(false);
+  completions_ = CompletionChannel::New(
+      info.Env(), "crossrank:completions", 0, 1, static_cast<std::nullptr_t*>(nullptr),
+      [](Napi::Env, std::shared_ptr<bool>* finalized, std::nullptr_t*) {
+        **finalized = true;
+        delete finalized;
+      },
+      new std::shared_ptr<bool>(channel_finalized_));
   completions_.Unref(info.Env());  // idle models must not keep the process alive
 }
 
@@ -200,6 +211,7 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     config.session.intra_op_threads = static_cast<int>(number_property(o, "intraOpThreads", 0, 0, 1024));
     config.session.inter_op_threads = static_cast<int>(number_property(o, "interOpThreads", 1, 0, 1024));
     config.session.optimize_graph = bool_property(o, "optimizeGraph", true);
+    config.session.allow_spinning = bool_property(o, "allowSpinning", true);
     config.max_queued_pairs = static_cast<size_t>(number_property(o, "maxQueuedPairs", 1 << 20, 1, 1e12));
     auto* worker = new LoadWorker(env, std::move(config));
     Napi::Promise promise = worker->promise();

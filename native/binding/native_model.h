@@ -43,6 +43,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   // Null once closed.
   std::shared_ptr<const CrossEncoderEngine> engine_;
   CompletionChannel completions_;
+  std::shared_ptr<bool> channel_finalized_;  // set (on the JS thread) when Node has finalized the channel
   size_t in_flight_ = 0;  // calls whose promise is pending: the channel keeps the loop alive then
 };
 

@@ -45,6 +45,7 @@ InferenceSession::InferenceSession(const std::string& model_path, const SessionO
     so.SetIntraOpNumThreads(options.intra_op_threads);
     so.SetInterOpNumThreads(options.inter_op_threads);
     so.SetExecutionMode(ExecutionMode::ORT_SEQUENTIAL);
+    so.AddConfigEntry("session.intra_op.allow_spinning", options.allow_spinning ? "1" : "0");
     so.SetGraphOptimizationLevel(options.optimize_graph ? GraphOptimizationLevel::ORT_ENABLE_ALL
                                                         : GraphOptimizationLevel::ORT_DISABLE_ALL);
     impl_->session = std::make_unique<Ort::Session>(ort_env(), model_path.c_str(), so);

@@ -14,6 +14,9 @@ struct SessionOptions {
   int intra_op_threads = 0;  // 0: ONNX Runtime's default (one per physical core)
   int inter_op_threads = 1;
   bool optimize_graph = true;
+  // ORT's pool threads spin while waiting for work; that burns the cores the tokenizer threads
+  // need between runs. Measured in bench/RESULTS.md (ORT tuning).
+  bool allow_spinning = true;
 };
 
 // A padded batch in row-major [rows, columns] layout.
