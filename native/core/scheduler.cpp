@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <set>
 
 #include "inference_session.h"
 
@@ -38,6 +40,22 @@ void apply_activation(Activation activation, float* row, size_t labels) {
 
 size_t window_for(size_t batch_size) { return std::clamp(batch_size * 8, kMinWindow, kMaxWindow); }
 
+// Every live scheduler, so that exit() can stop their threads before the static destructors of
+// ONNX Runtime run under a batch in flight (process.exit() in Node runs no finalizers).
+// Leaked on purpose: it must outlive every other static.
+std::mutex& registry_mutex() {
+  static auto* m = new std::mutex();
+  return *m;
+}
+std::set<Scheduler*>& registry() {
+  static auto* r = new std::set<Scheduler*>();
+  return *r;
+}
+void shutdown_all_at_exit() {
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  for (Scheduler* s : registry()) s->shutdown();
+}
+
 }  // namespace
 
 struct Scheduler::Job {
@@ -61,9 +79,21 @@ Scheduler::Scheduler(const Tokenizer& tokenizer, const InferenceSession& session
   const size_t n = std::max<size_t>(1, options.tokenizer_threads);
   for (size_t i = 0; i < n; ++i) tokenizer_threads_.emplace_back([this] { tokenizer_loop(); });
   inference_thread_ = std::thread([this] { inference_loop(); });
+  static const bool registered = [] { return std::atexit(shutdown_all_at_exit) == 0; }();
+  (void)registered;
+  std::lock_guard<std::mutex> lock(registry_mutex());
+  registry().insert(this);
 }
 
 Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(registry_mutex());
+    registry().erase(this);
+  }
+  shutdown();
+}
+
+void Scheduler::shutdown() {
   close();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -71,8 +101,11 @@ Scheduler::~Scheduler() {
   }
   intake_cv_.notify_all();
   ready_cv_.notify_all();
-  for (auto& t : tokenizer_threads_) t.join();
-  inference_thread_.join();
+  std::lock_guard<std::mutex> lock(join_mutex_);
+  for (auto& t : tokenizer_threads_) {
+    if (t.joinable()) t.join();
+  }
+  if (inference_thread_.joinable()) inference_thread_.join();
 }
 
 void Scheduler::submit(JobTexts texts, const PredictOptions& options, float* out, JobDone done) {

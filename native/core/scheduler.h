@@ -77,6 +77,10 @@ class Scheduler {
   // Returns at once; the destructor waits for the threads.
   void close();
 
+  // close(), then stop and join the threads (after the batch in flight). Idempotent; also run
+  // for every live scheduler at exit().
+  void shutdown();
+
   size_t queued_pairs() const { return queued_pairs_.load(); }
 
  private:
@@ -112,6 +116,7 @@ class Scheduler {
   bool stopping_ = false;
   std::atomic<size_t> queued_pairs_{0};
 
+  std::mutex join_mutex_;
   std::vector<std::thread> tokenizer_threads_;
   std::thread inference_thread_;
 };
