@@ -21,6 +21,10 @@ export interface NativeLoadOptions {
   optimizeGraph: boolean;
   allowSpinning?: boolean;
   maxQueuedPairs: number;
+  device: 'cpu' | 'cuda' | 'auto';
+  deviceId: number;
+  /** libonnxruntime_providers_cuda.so; empty when not installed. */
+  cudaProviderPath: string;
 }
 
 export type NativeActivation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
@@ -41,6 +45,9 @@ export interface NativeInfo {
   inputs: string[];
   output: string;
   outputType: 'float32' | 'float16';
+  device: 'cpu' | 'cuda';
+  deviceReason: string;
+  providers: string[];
 }
 
 export interface NativeModel {
@@ -67,6 +74,22 @@ export function packageRoot(): string {
 
 export function addonPath(): string {
   return process.env.CROSSRANK_ADDON ?? join(packageRoot(), 'build', 'Release', 'crossrank.node');
+}
+
+/**
+ * The CUDA plugin execution provider: CROSSRANK_CUDA_PROVIDER, else the optional npm dependency
+ * com.github.asus4.onnxruntime.linux-x64-gpu; '' when neither is there.
+ */
+export function cudaProviderPath(): string {
+  const fromEnv = process.env.CROSSRANK_CUDA_PROVIDER;
+  if (fromEnv) return fromEnv;
+  try {
+    const pkg = createRequire(import.meta.url).resolve('com.github.asus4.onnxruntime.linux-x64-gpu/package.json');
+    const path = join(dirname(pkg), 'Plugins', 'Linux', 'x64', 'libonnxruntime_providers_cuda.so');
+    return existsSync(path) ? path : '';
+  } catch {
+    return '';
+  }
 }
 
 export function native(): NativeBinding {

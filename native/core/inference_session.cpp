@@ -48,6 +48,11 @@ InferenceSession::InferenceSession(const std::string& model_path, const SessionO
     so.AddConfigEntry("session.intra_op.allow_spinning", options.allow_spinning ? "1" : "0");
     so.SetGraphOptimizationLevel(options.optimize_graph ? GraphOptimizationLevel::ORT_ENABLE_ALL
                                                         : GraphOptimizationLevel::ORT_DISABLE_ALL);
+  } catch (const Ort::Exception& e) {
+    throw Error(ErrorCode::Internal, std::string("cannot set session options: ") + e.what());
+  }
+  device_ = configure_device(ort_env(), so, options.device);  // throws CudaUnavailable
+  try {
     impl_->session = std::make_unique<Ort::Session>(ort_env(), model_path.c_str(), so);
   } catch (const Ort::Exception& e) {
     throw Error(ErrorCode::InvalidModel, "cannot load ONNX model '" + model_path + "': " + e.what());

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "execution_provider.h"
+
 namespace crossrank {
 
 struct SessionOptions {
@@ -17,6 +19,7 @@ struct SessionOptions {
   // ORT's pool threads spin while waiting for work; that burns the cores the tokenizer threads
   // need between runs. Measured in bench/RESULTS.md (ORT tuning).
   bool allow_spinning = true;
+  DeviceRequest device;
 };
 
 // A padded batch in row-major [rows, columns] layout.
@@ -44,11 +47,13 @@ class InferenceSession {
   std::vector<std::string> input_names() const;
   std::string output_name() const;
   std::string output_type() const;  // "float32" or "float16"
+  const DeviceChoice& device() const { return device_; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int64_t num_labels_ = 0;
+  DeviceChoice device_;
 };
 
 }  // namespace crossrank

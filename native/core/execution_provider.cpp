@@ -1,0 +1,109 @@
+#include "execution_provider.h"
+
+#include <onnxruntime_cxx_api.h>
+
+#include <fstream>
+#include <mutex>
+
+#include "errors.h"
+
+namespace crossrank {
+
+namespace {
+
+constexpr const char* kRegistration = "crossrank-cuda";
+constexpr const char* kCudaEp = "CUDAExecutionProvider";
+
+// What a failed registration means, in words a user can act on.
+std::string explain_registration_failure(const std::string& path, const std::string& ort_message) {
+  if (ort_message.find("libcuda.so") != std::string::npos) {
+    return "the NVIDIA driver library libcuda.so.1 cannot be loaded (no driver on this machine?): " + ort_message;
+  }
+  for (const char* lib : {"libcublas", "libcudart", "libcurand", "libcufft", "libcudnn", ".so.13", ".so.10"}) {
+    if (ort_message.find(lib) != std::string::npos) {
+      return "the CUDA 13 libraries the provider needs cannot be loaded (put libcudart.so.13, libcublas.so.13, "
+             "libcublasLt.so.13 and libcurand.so.10 on LD_LIBRARY_PATH): " + ort_message;
+    }
+  }
+  return "cannot register the CUDA provider library " + path + ": " + ort_message;
+}
+
+// Registers the provider library once per process; later calls return the first outcome's error.
+const std::string& register_cuda_provider(Ort::Env& env, const std::string& path) {
+  static std::mutex mutex;
+  static bool attempted = false;
+  static std::string error;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!attempted) {
+    attempted = true;
+    try {
+      env.RegisterExecutionProviderLibrary(kRegistration, path);
+    } catch (const Ort::Exception& e) {
+      error = explain_registration_failure(path, e.what());
+    }
+  }
+  return error;
+}
+
+void try_cuda(Ort::Env& env, Ort::SessionOptions& options, const DeviceRequest& request, DeviceChoice& choice) {
+  if (request.cuda_provider_path.empty()) {
+    throw Error(ErrorCode::CudaUnavailable,
+                "the CUDA provider library is not installed (npm package com.github.asus4.onnxruntime.linux-x64-gpu, an "
+                "optional dependency of crossrank; or set CROSSRANK_CUDA_PROVIDER to libonnxruntime_providers_cuda.so)");
+  }
+  if (!std::ifstream(request.cuda_provider_path).good()) {
+    throw Error(ErrorCode::CudaUnavailable, "the CUDA provider library " + request.cuda_provider_path + " does not exist");
+  }
+  const std::string& failure = register_cuda_provider(env, request.cuda_provider_path);
+  if (!failure.empty()) throw Error(ErrorCode::CudaUnavailable, failure);
+
+  std::vector<Ort::ConstEpDevice> cuda;
+  for (const auto& device : env.GetEpDevices()) {
+    if (std::string(device.EpName()) == kCudaEp) cuda.push_back(device);
+  }
+  if (cuda.empty()) {
+    throw Error(ErrorCode::CudaUnavailable,
+                "the CUDA provider is loaded but sees no GPU (driver not running, or CUDA_VISIBLE_DEVICES hides them)");
+  }
+  if (request.device_id < 0 || static_cast<size_t>(request.device_id) >= cuda.size()) {
+    throw Error(ErrorCode::CudaUnavailable, "CUDA device " + std::to_string(request.device_id) + " does not exist (" +
+                                                std::to_string(cuda.size()) + " visible)");
+  }
+  try {
+    options.AppendExecutionProvider_V2(env, {cuda[static_cast<size_t>(request.device_id)]},
+                                       std::unordered_map<std::string, std::string>{});
+  } catch (const Ort::Exception& e) {
+    throw Error(ErrorCode::CudaUnavailable, std::string("cannot use the CUDA provider: ") + e.what());
+  }
+  choice.device = "cuda";
+  choice.reason = "CUDA device " + std::to_string(request.device_id) + " of " + std::to_string(cuda.size());
+  choice.providers = {kCudaEp, "CPUExecutionProvider"};
+}
+
+}  // namespace
+
+DeviceChoice configure_device(Ort::Env& env, Ort::SessionOptions& options, const DeviceRequest& request) {
+  DeviceChoice choice;
+  choice.providers = {"CPUExecutionProvider"};
+  switch (request.kind) {
+    case DeviceKind::Cpu:
+      choice.reason = "requested cpu";
+      return choice;
+    case DeviceKind::Cuda:
+      try_cuda(env, options, request, choice);
+      return choice;
+    case DeviceKind::Auto:
+      try {
+        try_cuda(env, options, request, choice);
+        choice.reason = "auto: " + choice.reason;
+      } catch (const Error& e) {
+        choice = DeviceChoice{};
+        choice.providers = {"CPUExecutionProvider"};
+        choice.reason = std::string("auto: CUDA unavailable (") + e.what() + "), using CPU";
+      }
+      return choice;
+  }
+  return choice;
+}
+
+}  // namespace crossrank
