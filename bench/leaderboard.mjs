@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// Reproduces the NDCG@10 cells of the seed leaderboard: every model folder x every BEIR dataset,
+// reranking the given first-stage (BM25 top-100) runs, and writes the table in the seed's layout.
+//
+//   node bench/leaderboard.mjs --models MODELS_DIR --data BEIR_DIR --runs RUNS_DIR [--out DIR] [--top-k 100]
+//
+//   MODELS_DIR/<model>/            crossrank model folders (e.g. from `crossrank convert`)
+//   BEIR_DIR/<dataset>/            BEIR folders (corpus.jsonl, queries.jsonl, qrels/test.tsv or dev.tsv)
+//   RUNS_DIR/<dataset>.trec        first-stage runs in TREC format (BM25 top-100, see README)
+// Writes OUT_DIR/leaderboard.md, OUT_DIR/leaderboard.json and each reranked run as
+// OUT_DIR/runs/<model>/<dataset>.trec. Interrupted runs resume where they stopped.
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { evaluate } from '../dist/index.js';
+
+const { values } = parseArgs({
+  options: {
+    models: { type: 'string' },
+    data: { type: 'string' },
+    runs: { type: 'string' },
+    out: { type: 'string', default: 'leaderboard' },
+    'top-k': { type: 'string', default: '100' },
+  },
+});
+if (!values.models || !values.data || !values.runs) {
+  console.error('usage: node bench/leaderboard.mjs --models DIR --data DIR --runs DIR [--out DIR] [--top-k 100]');
+  process.exit(2);
+}
+const dirs = (p) => readdirSync(p).filter((n) => statSync(join(p, n)).isDirectory()).sort();
+const models = dirs(values.models);
+const datasets = dirs(values.data).filter((d) => existsSync(join(values.runs, `${d}.trec`)));
+const topK = Number(values['top-k']);
+mkdirSync(join(values.out, 'runs'), { recursive: true });
+
+const cells = {};
+for (const model of models) {
+  cells[model] = {};
+  for (const dataset of datasets) {
+    const data = join(values.data, dataset);
+    const split = existsSync(join(data, 'qrels', 'test.tsv')) ? 'test' : 'dev';
+    mkdirSync(join(values.out, 'runs', model), { recursive: true });
+    const started = Date.now();
+    const report = await evaluate({
+      data,
+      run: join(values.runs, `${dataset}.trec`),
+      model: join(values.models, model),
+      output: join(values.out, 'runs', model, `${dataset}.trec`),
+      topK,
+      split,
+      onProgress: (d, t) => process.stderr.write(`\r${model} / ${dataset}: ${d}/${t} queries`),
+    });
+    process.stderr.write(`  ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    const { perQuery: _perQuery, ...summary } = report;
+    cells[model][dataset] = { split, ...summary };
+  }
+}
+
+let md = `| Model-Name | ${datasets.join(' | ')} |\n| :--- | ${datasets.map(() => ':---').join(' | ')} |\n`;
+for (const model of models) {
+  md += `| ${model} | ${datasets.map((d) => cells[model][d].reranked.ndcg10.toFixed(3)).join(' | ')} |\n`;
+}
+md += `| (first stage) | ${datasets.map((d) => cells[models[0]][d].firstStage.ndcg10.toFixed(3)).join(' | ')} |\n`;
+writeFileSync(join(values.out, 'leaderboard.md'), `NDCG@10, reranking the top ${topK} of the given first-stage runs.\n\n${md}`);
+writeFileSync(join(values.out, 'leaderboard.json'), JSON.stringify({ topK, cells }, null, 1));
+console.log(md);

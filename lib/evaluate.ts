@@ -1,0 +1,128 @@
+// BEIR re-ranking evaluation: take a first-stage run (e.g. BM25 top-100), rerank each query's top
+// k documents with a cross-encoder, write the reranked run, and report NDCG@10, MRR@10,
+// Recall@100 and MAP against the qrels, for the first stage and for the reranked run.
+// An interrupted evaluation resumes: finished queries are appended to `<output>.partial`.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import { parseTrecRun, readCorpus, readQrels, readQueries, readTrecRun, trecLines } from './beir.js';
+import { CrossEncoder, type LoadOptions } from './cross-encoder.js';
+import { CrossrankError } from './errors.js';
+import { type MetricsReport, type QueryMetrics, type Run, evaluateRun, trecOrder } from './metrics.js';
+import { checkKeys, checkObject, invalid, optionalInt, optionalString } from './validate.js';
+
+export interface EvaluateOptions {
+  /** BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv. */
+  data: string;
+  /** First-stage run in TREC format. */
+  run: string;
+  /** A model folder, or a loaded CrossEncoder (left open). */
+  model: string | CrossEncoder;
+  /** Where to write the reranked TREC run (default: none, kept in memory). */
+  output?: string;
+  /** Documents reranked per query (default 100). */
+  topK?: number;
+  /** qrels split (default 'test'). */
+  split?: string;
+  batchSize?: number;
+  loadOptions?: LoadOptions;
+  /** Called after each query: (queries done, queries in all). */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface EvaluateReport {
+  queries: number;
+  rerankedQueries: number;
+  resumedQueries: number;
+  documentsScored: number;
+  seconds: number;
+  firstStage: QueryMetrics;
+  reranked: QueryMetrics;
+  output?: string;
+  perQuery: { firstStage: MetricsReport['perQuery']; reranked: MetricsReport['perQuery'] };
+}
+
+const KEYS = ['data', 'run', 'model', 'output', 'topK', 'split', 'batchSize', 'loadOptions', 'onProgress', 'signal'] as const;
+
+export async function evaluate(options: EvaluateOptions): Promise<EvaluateReport> {
+  const o = checkObject('options', options);
+  checkKeys('options', o, KEYS);
+  const data = optionalString('options.data', o.data);
+  const runPath = optionalString('options.run', o.run);
+  if (!data) throw invalid('options.data', 'a BEIR folder path', o.data);
+  if (!runPath) throw invalid('options.run', 'a TREC run file path', o.run);
+  const output = optionalString('options.output', o.output);
+  const topK = optionalInt('options.topK', o.topK, 1, 1_000_000) ?? 100;
+  const split = optionalString('options.split', o.split) ?? 'test';
+  const batchSize = optionalInt('options.batchSize', o.batchSize, 1, 65536) ?? 32;
+  if (typeof o.model !== 'string' && !(o.model instanceof CrossEncoder)) {
+    throw invalid('options.model', 'a model folder path or a CrossEncoder', o.model);
+  }
+  const started = Date.now();
+
+  const qrels = readQrels(data, split);
+  const firstStage = readTrecRun(runPath);
+  const queries = await readQueries(data);
+  // The candidates: each query's top k of the first stage, in trec_eval order.
+  const candidates = new Map<string, string[]>();
+  for (const [qid, docs] of firstStage) {
+    if (!queries.has(qid)) throw new CrossrankError('INVALID_ARGUMENT', `query ${qid} of the run is not in queries.jsonl`);
+    candidates.set(qid, trecOrder(docs).slice(0, topK));
+  }
+  const wanted = new Set([...candidates.values()].flat());
+  const corpus = await readCorpus(data, wanted);
+  const missing = [...wanted].filter((d) => !corpus.has(d));
+  if (missing.length > 0) {
+    throw new CrossrankError('INVALID_ARGUMENT', `${missing.length} document(s) of the run are not in corpus.jsonl (first: ${missing[0]})`);
+  }
+
+  // Resume: queries already written to the partial output are not scored again.
+  const partial = output ? `${output}.partial` : undefined;
+  const reranked: Run = new Map();
+  if (partial && existsSync(partial)) {
+    for (const [qid, docs] of parseTrecRun(readFileSync(partial, 'utf8'), partial)) reranked.set(qid, docs);
+  } else if (partial) {
+    mkdirSync(dirname(partial), { recursive: true });
+    writeFileSync(partial, '');
+  }
+  const resumedQueries = reranked.size;
+
+  const model = typeof o.model === 'string' ? await CrossEncoder.load(o.model, options.loadOptions) : o.model;
+  let documentsScored = 0;
+  try {
+    const todo = [...candidates.keys()].filter((q) => !reranked.has(q));
+    let done = candidates.size - todo.length;
+    options.onProgress?.(done, candidates.size);
+    for (const qid of todo) {
+      if (options.signal?.aborted) throw new CrossrankError('ABORTED', 'the evaluation was aborted; rerun it to resume');
+      const docIds = candidates.get(qid)!;
+      const hits = await model.rerank(queries.get(qid)!, docIds.map((d) => corpus.get(d)!), {
+        batchSize,
+        signal: options.signal,
+      });
+      const ranked: Array<[string, number]> = hits.map((h) => [docIds[h.index]!, h.score]);
+      reranked.set(qid, new Map(ranked));
+      if (partial) appendFileSync(partial, trecLines(qid, ranked, 'crossrank'));
+      documentsScored += docIds.length;
+      options.onProgress?.(++done, candidates.size);
+    }
+  } finally {
+    if (typeof o.model === 'string') await model.close();
+  }
+  if (output && partial) renameSync(partial, output);
+
+  const before = evaluateRun(new Map([...candidates].map(([q, ids]) => [q, new Map(ids.map((d) => [d, firstStage.get(q)!.get(d)!]))])), qrels);
+  const after = evaluateRun(reranked, qrels);
+  return {
+    queries: candidates.size,
+    rerankedQueries: candidates.size - resumedQueries,
+    resumedQueries,
+    documentsScored,
+    seconds: (Date.now() - started) / 1000,
+    firstStage: before.mean,
+    reranked: after.mean,
+    output,
+    perQuery: { firstStage: before.perQuery, reranked: after.perQuery },
+  };
+}
