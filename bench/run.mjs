@@ -28,9 +28,10 @@ const SEED = {
   'minilm-l12': { seed: 'cross-encoder/ms-marco-MiniLM-L-12-v2', seedDocsPerSec: 960 },
   'electra-base': { seed: 'cross-encoder/ms-marco-electra-base', seedDocsPerSec: 340 },
 };
-const ALL_SYSTEMS = ['crossrank', 'onnxruntime-python', 'transformers.js', 'sentence-transformers'];
+const ALL_SYSTEMS = ['crossrank', 'crossrank-int8', 'onnxruntime-python', 'transformers.js', 'sentence-transformers'];
 const PEER_SCRIPT = {
   crossrank: ['node', join(here, 'peers', 'crossrank_peer.mjs')],
+  'crossrank-int8': ['node', join(here, 'peers', 'crossrank_peer.mjs')],
   'transformers.js': ['node', join(here, 'peers', 'transformers_js_peer.mjs')],
   'transformers.js-tokenizer': ['node', join(here, 'peers', 'transformers_js_peer.mjs')],
   'onnxruntime-python': ['python', join(here, 'peers', 'python_peers.py')],
@@ -54,9 +55,12 @@ const threads = Number(opt.threads ?? cpus().length);
 const python = opt.python ?? (existsSync(join(root, '.venv/bin/python')) ? join(root, '.venv/bin/python') : 'python3');
 const smoke = opt.smoke;
 const systems = (opt.systems ?? (smoke ? 'crossrank,transformers.js' : ALL_SYSTEMS.join(','))).split(',');
+for (const s of systems) if (!PEER_SCRIPT[s]) throw new Error(`unknown system ${s}; known: ${Object.keys(PEER_SCRIPT).join(', ')}`);
 const cache = join(here, '.cache');
 const outDir = opt.out ?? (smoke ? mkdtempSync(join(tmpdir(), 'crossrank-bench-')) : join(here, 'results'));
 mkdirSync(outDir, { recursive: true });
+// Pairs, jobs and the smoke model go to a scratch folder: only results land in outDir.
+const workDir = mkdtempSync(join(tmpdir(), 'crossrank-bench-work-'));
 
 // Sizes: the full protocol (BENCHMARKS.md) and the smoke version.
 const SIZES = smoke
@@ -88,13 +92,13 @@ function run(cmd, args, input) {
 function prepareModels() {
   if (smoke) {
     // The fixture model in the hub's layout (onnx/model.onnx), which transformers.js expects.
-    const dir = join(outDir, 'models', 'bert-tiny');
+    const dir = join(workDir, 'models', 'bert-tiny');
     mkdirSync(join(dir, 'onnx'), { recursive: true });
     for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json']) {
       cpSync(join(root, 'test/fixtures/models/bert-tiny', f), join(dir, f));
     }
     cpSync(join(root, 'test/fixtures/models/bert-tiny/model.onnx'), join(dir, 'onnx/model.onnx'));
-    return { dir: join(outDir, 'models'), names: ['bert-tiny'], full: ['bert-tiny'] };
+    return { dir: join(workDir, 'models'), names: ['bert-tiny'], full: ['bert-tiny'] };
   }
   const names = (opt.models ?? Object.keys(SEED).join(',')).split(',');
   const full = (opt['full-models'] ?? 'tinybert-l2,minilm-l6').split(',').filter((n) => names.includes(n));
@@ -106,7 +110,7 @@ function prepareModels() {
 }
 
 function writeData(modelsDir, name) {
-  const dataDir = join(outDir, 'data');
+  const dataDir = join(workDir, 'data');
   mkdirSync(dataDir, { recursive: true });
   const words = vocabularyWords(join(modelsDir, name, 'tokenizer.json'));
   const files = {
@@ -124,12 +128,18 @@ function writeData(modelsDir, name) {
   return paths;
 }
 
-function workloadsFor(isFull, data) {
+function workloadsFor(isFull, data, system) {
   const reps = SIZES.reps;
+  // crossrank batches by its token budget (its default); the peers use batch 32, their default.
+  const own = system.startsWith('crossrank') ? null : 32;
   // rerank: one query x `docs` passages per timed repetition, a different query each time.
-  const list = [{ name: 'rerank', kind: 'rerank', data: data.rerank, batch_size: 32, slices: SIZES.rerankSets }];
+  const list = [{ name: 'rerank', kind: 'rerank', data: data.rerank, batch_size: own, slices: SIZES.rerankSets }];
+  if (system === 'crossrank-int8') {
+    if (isFull) list.push({ name: 'throughput', kind: 'throughput', data: data.throughput, batch_size: own, slices: reps });
+    return list;
+  }
   if (isFull) {
-    list.push({ name: 'throughput', kind: 'throughput', data: data.throughput, batch_size: 32, slices: reps });
+    list.push({ name: 'throughput', kind: 'throughput', data: data.throughput, batch_size: own, slices: reps });
     for (const b of BATCH_SIZES) list.push({ name: `batch-${b}`, kind: 'throughput', data: data.sweep, batch_size: b, slices: reps });
     list.push({ name: 'long', kind: 'throughput', data: data.long, batch_size: 8, slices: reps });
   }
@@ -138,8 +148,8 @@ function workloadsFor(isFull, data) {
 
 async function runPeer(system, job) {
   const [kind, script] = PEER_SCRIPT[system];
-  const jobPath = join(outDir, `job-${system}-${Date.now()}.json`);
-  writeFileSync(jobPath, JSON.stringify({ ...job, system }));
+  const jobPath = join(workDir, `job-${system}-${Date.now()}.json`);
+  writeFileSync(jobPath, JSON.stringify({ ...job, system: system === 'crossrank-int8' ? 'crossrank' : system }));
   const out = kind === 'node' ? await run(process.execPath, [script, jobPath]) : await run(python, [script, jobPath]);
   return JSON.parse(out);
 }
@@ -178,11 +188,16 @@ async function main() {
     configs[name] = JSON.parse(readFileSync(join(models.dir, name, 'config.json'), 'utf8'));
     for (const system of systems) {
       progress(done, total, `${name}: ${system}`);
+      const onnxFile = system === 'crossrank-int8' ? 'model_quantized.onnx' : 'model.onnx';
+      if (!existsSync(join(models.dir, name, 'onnx', onnxFile))) {
+        progress(++done, total, `${name}: ${system} (no ${onnxFile})`);
+        continue;
+      }
       const job = {
         model_dir: join(models.dir, name),
-        onnx: join(models.dir, name, 'onnx', 'model.onnx'),
+        onnx: join(models.dir, name, 'onnx', onnxFile),
         threads,
-        workloads: workloadsFor(models.full.includes(name), data),
+        workloads: workloadsFor(models.full.includes(name), data, system),
       };
       try {
         const res = await runPeer(system, job);

@@ -2,7 +2,7 @@
 // folder, coded errors); the native engine decides *how fast*.
 import { CrossrankError, fromNative } from './errors.js';
 import { type Activation, readModelFolder } from './model-folder.js';
-import { type NativeModel, native } from './native.js';
+import { type NativeModel, cudaProviderPath, native } from './native.js';
 import {
   checkArray,
   checkKeys,
@@ -18,9 +18,19 @@ import {
 export type Device = 'cpu' | 'cuda' | 'auto';
 export type { Activation };
 
+export type Precision = 'fp32' | 'fp16' | 'int8';
+
 export interface LoadOptions {
-  /** Where to run. 'auto' picks CUDA when usable, else CPU. Default 'cpu'. */
+  /** Where to run. 'auto' picks CUDA when usable, else CPU (info.deviceReason says why). Default 'cpu'. */
   device?: Device;
+  /** Which CUDA device (default 0). */
+  deviceId?: number;
+  /**
+   * Which ONNX file of the folder, by precision, in the hub's names: fp32 model.onnx,
+   * fp16 onnx/model_fp16.onnx, int8 onnx/model_quantized.onnx (crossrank convert writes them).
+   * modelFile wins over it.
+   */
+  precision?: Precision;
   /** ONNX Runtime intra-op threads; 0 or undefined: one per physical core. */
   threads?: number;
   /** Threads that tokenize a call's pairs; 0 or undefined: cores, at most 8. */
@@ -43,9 +53,9 @@ export interface LoadOptions {
 }
 
 export interface PredictOptions {
-  /** Pairs per ONNX Runtime run (default 32). Scores do not depend on it. */
+  /** Most pairs per ONNX Runtime run (default 256). Scores do not depend on it. */
   batchSize?: number;
-  /** Upper bound of rows x padded length in one run (default 32768): keeps long inputs in memory bounds. */
+  /** Most rows x padded length per run (default 2,048 on CPU, 262,144 on CUDA): the real batch size on a CPU. */
   maxBatchTokens?: number;
   /** Overrides the model's activation for this call. */
   activation?: Activation;
@@ -88,12 +98,20 @@ export interface ModelInfo {
 }
 
 const LOAD_KEYS = [
-  'device', 'threads', 'tokenizerThreads', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'allowSpinning', 'maxQueuedPairs',
+  'device', 'deviceId', 'precision', 'threads', 'tokenizerThreads', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'allowSpinning', 'maxQueuedPairs',
 ] as const;
 const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'signal'] as const;
 const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments'] as const;
 const ACTIVATIONS: readonly Activation[] = ['sigmoid', 'identity', 'softmax', 'tanh'];
 const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
+const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8'];
+// Per-call defaults by device. On a CPU, batches of about 2,048 tokens keep activations in cache
+// (measured in bench/TUNING.md: minilm-l6 81 -> 119 pairs/s against a fixed 32 rows); a GPU wants
+// large batches to fill it.
+const CALL_DEFAULTS = {
+  cpu: { batchSize: 256, maxBatchTokens: 2048 },
+  cuda: { batchSize: 256, maxBatchTokens: 262144 },
+} as const;
 const MAX_INT = 2 ** 31 - 1;
 
 interface CallSettings {
@@ -118,6 +136,8 @@ export class CrossEncoder {
     const o = checkObject('options', options);
     checkKeys('options', o, LOAD_KEYS);
     const device = optionalEnum('options.device', o.device, DEVICES) ?? 'cpu';
+    const deviceId = optionalInt('options.deviceId', o.deviceId, 0, 1024) ?? 0;
+    const precision = optionalEnum('options.precision', o.precision, PRECISIONS);
     const threads = optionalInt('options.threads', o.threads, 0, 1024) ?? 0;
     const tokenizerThreads = optionalInt('options.tokenizerThreads', o.tokenizerThreads, 0, 1024) ?? 0;
     const maxLengthOption = optionalInt('options.maxLength', o.maxLength, 1, MAX_INT);
@@ -127,16 +147,7 @@ export class CrossEncoder {
     const allowSpinning = optionalBool('options.allowSpinning', o.allowSpinning) ?? true;
     const maxQueuedPairs = optionalInt('options.maxQueuedPairs', o.maxQueuedPairs, 1, Number.MAX_SAFE_INTEGER) ?? 1 << 20;
 
-    if (device === 'cuda') {
-      throw new CrossrankError(
-        'CUDA_UNAVAILABLE',
-        "device 'cuda' is not available: this build of crossrank has no CUDA execution provider; use device 'cpu' or 'auto'",
-      );
-    }
-    const deviceReason =
-      device === 'auto' ? 'auto: no CUDA execution provider in this build, using CPU' : 'requested cpu';
-
-    const folder = readModelFolder(dir, modelFile);
+    const folder = readModelFolder(dir, modelFile, precision);
     if (folder.activation instanceof CrossrankError && activationOption === undefined) throw folder.activation;
     const folderActivation = folder.activation instanceof CrossrankError ? undefined : folder.activation;
     if (maxLengthOption !== undefined && maxLengthOption > folder.positionLimit) {
@@ -164,6 +175,9 @@ export class CrossEncoder {
         optimizeGraph,
         allowSpinning,
         maxQueuedPairs,
+        device,
+        deviceId,
+        cudaProviderPath: device === 'cpu' ? '' : cudaProviderPath(),
       });
     } catch (error) {
       throw fromNative(error);
@@ -197,9 +211,9 @@ export class CrossEncoder {
       inputs: n.inputs,
       output: n.output,
       outputType: n.outputType,
-      device: 'cpu',
-      deviceReason,
-      providers: ['CPUExecutionProvider'],
+      device: n.device,
+      deviceReason: n.deviceReason,
+      providers: n.providers,
       onnxruntimeVersion: binding.versions.onnxruntime,
     };
     return new CrossEncoder(nativeModel, info);
@@ -336,8 +350,9 @@ export class CrossEncoder {
     const o = checkObject(name, options);
     checkKeys(name, o, keys);
     return {
-      batchSize: optionalInt(`${name}.batchSize`, o.batchSize, 1, 65536) ?? 32,
-      maxBatchTokens: optionalInt(`${name}.maxBatchTokens`, o.maxBatchTokens, 1, MAX_INT) ?? 32768,
+      batchSize: optionalInt(`${name}.batchSize`, o.batchSize, 1, 65536) ?? CALL_DEFAULTS[this.#info.device].batchSize,
+      maxBatchTokens:
+        optionalInt(`${name}.maxBatchTokens`, o.maxBatchTokens, 1, MAX_INT) ?? CALL_DEFAULTS[this.#info.device].maxBatchTokens,
       activation: optionalEnum(`${name}.activation`, o.activation, ACTIVATIONS) ?? this.#info.activation,
       signal: optionalSignal(`${name}.signal`, o.signal),
     };

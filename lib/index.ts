@@ -4,9 +4,15 @@ export type {
   Device,
   LoadOptions,
   ModelInfo,
+  Precision,
   PredictOptions,
   RerankOptions,
   RerankResult,
 } from './cross-encoder.js';
 export { CrossrankError } from './errors.js';
 export type { ErrorCode } from './errors.js';
+export { evaluate } from './evaluate.js';
+export type { EvaluateOptions, EvaluateReport } from './evaluate.js';
+export { evaluateRun, queryMetrics, trecOrder } from './metrics.js';
+export type { MetricsReport, QueryMetrics, Qrels, Run } from './metrics.js';
+export { parseTrecRun, readQrels, readTrecRun } from './beir.js';

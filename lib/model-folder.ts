@@ -33,8 +33,12 @@ export interface ModelFolder {
   activation: Activation | CrossrankError | undefined;
 }
 
-/** Model files looked for, in order, when the caller names none. */
-export const MODEL_FILE_CANDIDATES = ['model.onnx', 'onnx/model.onnx'] as const;
+/** Model files looked for, in order, when the caller names none: by precision, in the hub's names. */
+export const MODEL_FILE_CANDIDATES = {
+  fp32: ['model.onnx', 'onnx/model.onnx'],
+  fp16: ['model_fp16.onnx', 'onnx/model_fp16.onnx'],
+  int8: ['model_quantized.onnx', 'onnx/model_quantized.onnx', 'onnx/model_int8.onnx'],
+} as const;
 
 // Model types whose position ids start after the padding index (RoBERTa's offset of 2).
 const POSITION_OFFSET_TYPES = new Set(['roberta', 'xlm-roberta', 'camembert', 'longformer', 'xlm-roberta-xl']);
@@ -94,13 +98,14 @@ function parseActivation(name: unknown, source: string): Activation | CrossrankE
   );
 }
 
-function resolveModelFile(dir: string, modelFile: string | undefined): string {
+function resolveModelFile(dir: string, modelFile: string | undefined, precision: keyof typeof MODEL_FILE_CANDIDATES): string {
   if (modelFile !== undefined) {
     const path = isAbsolute(modelFile) ? modelFile : join(dir, modelFile);
     if (!existsSync(path)) throw new CrossrankError('MODEL_NOT_FOUND', `model file ${path} does not exist`);
     return path;
   }
-  for (const candidate of MODEL_FILE_CANDIDATES) {
+  const candidates = MODEL_FILE_CANDIDATES[precision];
+  for (const candidate of candidates) {
     const path = join(dir, candidate);
     if (existsSync(path)) return path;
   }
@@ -112,12 +117,16 @@ function resolveModelFile(dir: string, modelFile: string | undefined): string {
   }
   throw new CrossrankError(
     'MODEL_NOT_FOUND',
-    `no ONNX model in ${dir}: looked for ${MODEL_FILE_CANDIDATES.join(' and ')} (the folder holds: ${present || 'nothing'}). ` +
-      'Export one (for example with optimum) or name it with the modelFile option.',
+    `no ${precision} ONNX model in ${dir}: looked for ${candidates.join(' and ')} (the folder holds: ${present || 'nothing'}). ` +
+      'Make one with `crossrank convert` (or optimum), or name it with the modelFile option.',
   );
 }
 
-export function readModelFolder(dirArg: string, modelFile: string | undefined): ModelFolder {
+export function readModelFolder(
+  dirArg: string,
+  modelFile: string | undefined,
+  precision: keyof typeof MODEL_FILE_CANDIDATES = 'fp32',
+): ModelFolder {
   const dir = resolve(dirArg);
   let isDir = false;
   try {
@@ -131,7 +140,7 @@ export function readModelFolder(dirArg: string, modelFile: string | undefined): 
   if (!existsSync(tokenizerPath)) {
     throw new CrossrankError('MODEL_NOT_FOUND', `${relative(process.cwd(), tokenizerPath) || tokenizerPath} is missing: crossrank needs the fast tokenizer file tokenizer.json`);
   }
-  const modelPath = resolveModelFile(dir, modelFile);
+  const modelPath = resolveModelFile(dir, modelFile, precision);
 
   const config = readJson(join(dir, 'config.json'), 'config.json') ?? {};
   const tokenizerConfig = readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json') ?? {};

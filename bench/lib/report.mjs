@@ -1,9 +1,15 @@
 // Turns one benchmark run into bench/results/<name>.json, a Markdown report and an SVG chart.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
-const SYSTEM_ORDER = ['crossrank', 'onnxruntime-python', 'transformers.js', 'sentence-transformers'];
-const COLORS = { crossrank: '#d9480f', 'onnxruntime-python': '#1971c2', 'transformers.js': '#2f9e44', 'sentence-transformers': '#7048e8' };
+const SYSTEM_ORDER = ['crossrank', 'crossrank-int8', 'onnxruntime-python', 'transformers.js', 'sentence-transformers'];
+const COLORS = {
+  crossrank: '#d9480f',
+  'crossrank-int8': '#f59f00',
+  'onnxruntime-python': '#1971c2',
+  'transformers.js': '#2f9e44',
+  'sentence-transformers': '#7048e8',
+};
 
 export function median(values) {
   const v = [...values].sort((a, b) => a - b);
@@ -40,7 +46,7 @@ function table(result, workload, title, note) {
   if (rows.length === 0) return '';
   const models = [...new Set(rows.map((r) => r.model))];
   const systems = SYSTEM_ORDER.filter((s) => rows.some((r) => r.system === s));
-  const peers = systems.filter((s) => s !== 'crossrank');
+  const peers = systems.filter((s) => !s.startsWith('crossrank'));
   let md = `### ${title}\n\n${note}\n\n| model | ${systems.join(' | ')} | ${peers.map((p) => `x ${p}`).join(' | ')} |\n`;
   md += `| --- | ${systems.map(() => '---:').join(' | ')} | ${peers.map(() => '---:').join(' | ')} |\n`;
   for (const m of models) {
@@ -106,6 +112,13 @@ function targets(result) {
       }
     }
   }
+  for (const model of ['minilm-l6', 'tinybert-l2']) {
+    const int8 = get(model, 'throughput', 'crossrank-int8');
+    const st = get(model, 'throughput', 'sentence-transformers');
+    if (int8 && st) {
+      lines.push(`| (int8, informative) ${model} throughput: crossrank int8 vs sentence-transformers fp32 | ${(int8.per_second / st.per_second).toFixed(2)}x | – | see quality section |`);
+    }
+  }
   const b32 = get('minilm-l6', 'batch-32', 'crossrank');
   const share = b32 && result.gemm ? b32.gflops / result.gemm.gflops : undefined;
   lines.push(`| minilm-l6 batch 32: achieved / GEMM peak | ${share === undefined ? '–' : `${(share * 100).toFixed(0)}%`} | >= 50% | ${share === undefined ? 'not measured' : share >= 0.5 ? 'met' : 'MISSED'} |`);
@@ -157,6 +170,20 @@ export function writeReport(result, { outDir, markdown }) {
     md += `\n## Failed peer runs\n\n${result.errors.map((e) => `- ${e.model} / ${e.system}: ${e.error.split('\n')[0]}`).join('\n')}\n`;
   }
   md += `\nRaw data: [results/${base}.json](results/${base}.json).\n`;
+  // The precision study (bench/quality.py) lives beside the speed results.
+  const quality = join(dirname(markdown), 'results', 'quality.md');
+  if (!result.meta.smoke && existsSync(quality)) md += `\n${readFileSync(quality, 'utf8')}`;
   writeFileSync(markdown, md);
   return [jsonPath, svgPath, markdown];
+}
+
+// `node bench/lib/report.mjs bench/results/cpu-<date>.json` rewrites bench/RESULTS.md and the chart
+// from a saved run (e.g. after bench/quality.py added its section).
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop())) {
+  const { readFileSync: read } = await import('node:fs');
+  const { resolve, dirname: dir } = await import('node:path');
+  const path = resolve(process.argv[2]);
+  const saved = JSON.parse(read(path, 'utf8'));
+  const outDir = dir(path);
+  console.log(writeReport(saved, { outDir, markdown: join(outDir, '..', 'RESULTS.md') }).join('\n'));
 }

@@ -9,16 +9,24 @@ import { CrossEncoder } from '../../dist/index.js';
 import { timed } from '../lib/protocol.mjs';
 
 const job = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const ce = await CrossEncoder.load(job.model_dir, { modelFile: job.onnx, threads: job.threads });
+const ce = await CrossEncoder.load(job.model_dir, {
+  modelFile: job.onnx,
+  threads: job.threads,
+  device: job.device ?? 'cpu',
+});
+if (job.device === 'cuda' && ce.info.device !== 'cuda') throw new Error(`asked for cuda, got ${ce.info.deviceReason}`);
+
+// batch_size null: crossrank's own batching (token budget), as a user gets it by default.
+const batching = (w) => (w.batch_size == null ? {} : { batchSize: w.batch_size });
 
 function make(w, data) {
   if (w.kind === 'tokenize') return () => ce.tokenize(data);
   if (w.kind === 'rerank') {
     return async () => {
-      for (const s of data) await ce.rerank(s.query, s.documents, { batchSize: w.batch_size });
+      for (const s of data) await ce.rerank(s.query, s.documents, batching(w));
     };
   }
-  return () => ce.predict(data, { batchSize: w.batch_size });
+  return () => ce.predict(data, batching(w));
 }
 
 async function tokenCounts(w, data) {
@@ -47,5 +55,10 @@ for (const w of job.workloads) {
 }
 await ce.close();
 process.stdout.write(
-  JSON.stringify({ system: 'crossrank', versions: { crossrank: '0.1.0', onnxruntime: ce.info.onnxruntimeVersion }, results }),
+  JSON.stringify({
+    system: 'crossrank',
+    versions: { crossrank: '0.1.0', onnxruntime: ce.info.onnxruntimeVersion },
+    device: { device: ce.info.device, reason: ce.info.deviceReason, providers: ce.info.providers },
+    results,
+  }),
 );

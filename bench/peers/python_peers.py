@@ -50,17 +50,30 @@ def sentence_transformers_runner(job):
 
     torch.set_num_threads(job["threads"])
     torch.set_num_interop_threads(1)
-    ce = CrossEncoder(job["model_dir"], device="cpu")
+    device = job.get("device", "cpu")
+    ce = CrossEncoder(job["model_dir"], device=device)
+    if job.get("fp16"):
+        ce.half()
 
     def make(w, data):
         bs = w["batch_size"]
         if w["kind"] == "rerank":
             return lambda: [ce.rank(s["query"], s["documents"], batch_size=bs) for s in data]
-        return lambda: ce.predict([tuple(p) for p in data], batch_size=bs, show_progress_bar=False)
+        pairs = [tuple(p) for p in data]
+
+        def run():
+            ce.predict(pairs, batch_size=bs, show_progress_bar=False)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+
+        return run
 
     import sentence_transformers
 
-    return make, {"sentence-transformers": sentence_transformers.__version__, "torch": torch.__version__}
+    versions = {"sentence-transformers": sentence_transformers.__version__, "torch": torch.__version__}
+    if device.startswith("cuda"):
+        versions["gpu"] = torch.cuda.get_device_name(0)
+    return make, versions
 
 
 def onnxruntime_runner(job):

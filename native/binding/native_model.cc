@@ -148,9 +148,18 @@ void DeliverCompletion(Napi::Env env, Napi::Function, std::nullptr_t*, Completio
 }
 
 NativeModel::~NativeModel() {
+  napi_remove_env_cleanup_hook(env_, EnvCleanup, this);
   // At environment teardown Node finalizes the channel itself, possibly before this object:
   // releasing it again would touch freed memory.
   if (!*channel_finalized_) completions_.Release();
+}
+
+void NativeModel::EnvCleanup(void* self) {
+  // A worker thread being terminated frees its ArrayBuffers right after: the scheduler must have
+  // stopped writing scores into them first. Blocks for at most the batch in flight.
+  auto* model = static_cast<NativeModel*>(self);
+  if (model->engine_) model->engine_->shutdown();
+  if (auto disposing = model->disposing_.lock()) disposing->shutdown();
 }
 
 void NativeModel::CallSettled(Napi::Env env) {
@@ -178,6 +187,8 @@ NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Nati
     throw coded_error(info.Env(), ErrorCode::InvalidArgument, "use NativeModel.load(options) to create a model");
   }
   engine_ = *info[0].As<Napi::External<EnginePtr>>().Data();
+  env_ = info.Env();
+  napi_add_env_cleanup_hook(env_, EnvCleanup, this);
   channel_finalized_ = std::make_shared<bool>(false);
   completions_ = CompletionChannel::New(
       info.Env(), "crossrank:completions", 0, 1, static_cast<std::nullptr_t*>(nullptr),
@@ -213,6 +224,18 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     config.session.optimize_graph = bool_property(o, "optimizeGraph", true);
     config.session.allow_spinning = bool_property(o, "allowSpinning", true);
     config.max_queued_pairs = static_cast<size_t>(number_property(o, "maxQueuedPairs", 1 << 20, 1, 1e12));
+    const std::string device = string_property(o, "device", "cpu");
+    if (device == "cpu") {
+      config.session.device.kind = DeviceKind::Cpu;
+    } else if (device == "cuda") {
+      config.session.device.kind = DeviceKind::Cuda;
+    } else if (device == "auto") {
+      config.session.device.kind = DeviceKind::Auto;
+    } else {
+      throw coded_error(env, ErrorCode::InvalidArgument, "device must be cpu, cuda or auto");
+    }
+    config.session.device.device_id = static_cast<int>(number_property(o, "deviceId", 0, 0, 1024));
+    config.session.device.cuda_provider_path = string_property(o, "cudaProviderPath", "");
     auto* worker = new LoadWorker(env, std::move(config));
     Napi::Promise promise = worker->promise();
     worker->Queue();
@@ -231,8 +254,8 @@ Napi::Value NativeModel::Predict(const Napi::CallbackInfo& info) {
     Napi::Value cancel = env.Undefined();
     if (info.Length() > 2 && info[2].IsObject()) {
       Napi::Object o = info[2].As<Napi::Object>();
-      options.batch_size = static_cast<size_t>(number_property(o, "batchSize", 32, 1, 1 << 20));
-      options.max_batch_tokens = static_cast<size_t>(number_property(o, "maxBatchTokens", 32768, 1, 1e9));
+      options.batch_size = static_cast<size_t>(number_property(o, "batchSize", 256, 1, 1 << 20));
+      options.max_batch_tokens = static_cast<size_t>(number_property(o, "maxBatchTokens", 2048, 1, 1e9));
       options.activation = parse_activation(env, string_property(o, "activation", "sigmoid"));
       cancel = o.Get("cancel");
       if (!cancel.IsUndefined()) {
@@ -289,6 +312,11 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   out.Set("inputs", inputs);
   out.Set("output", Napi::String::New(env, s.output_name()));
   out.Set("outputType", Napi::String::New(env, s.output_type()));
+  out.Set("device", Napi::String::New(env, s.device().device));
+  out.Set("deviceReason", Napi::String::New(env, s.device().reason));
+  Napi::Array providers = Napi::Array::New(env);
+  for (size_t i = 0; i < s.device().providers.size(); ++i) providers.Set(i, Napi::String::New(env, s.device().providers[i]));
+  out.Set("providers", providers);
   return out;
 }
 
@@ -301,6 +329,7 @@ Napi::Value NativeModel::Close(const Napi::CallbackInfo& info) {
   }
   // Queued calls fail with CLOSED now; the batch in flight finishes on the dispose worker.
   engine_->close();
+  disposing_ = engine_;
   auto* worker = new DisposeWorker(env, std::move(engine_));
   engine_.reset();
   Napi::Promise promise = worker->promise();

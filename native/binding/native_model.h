@@ -40,8 +40,14 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
 
+  // The environment (main thread or a worker) is going away: stop writing into its memory.
+  static void EnvCleanup(void* self);
+
   // Null once closed.
   std::shared_ptr<const CrossEncoderEngine> engine_;
+  // The engine a close() is disposing of off-thread, until that finishes.
+  std::weak_ptr<const CrossEncoderEngine> disposing_;
+  napi_env env_ = nullptr;
   CompletionChannel completions_;
   std::shared_ptr<bool> channel_finalized_;  // set (on the JS thread) when Node has finalized the channel
   size_t in_flight_ = 0;  // calls whose promise is pending: the channel keeps the loop alive then

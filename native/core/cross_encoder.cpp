@@ -48,6 +48,8 @@ void CrossEncoderEngine::predict(JobTexts texts, const PredictOptions& options, 
 
 void CrossEncoderEngine::close() const { scheduler_->close(); }
 
+void CrossEncoderEngine::shutdown() const { scheduler_->shutdown(); }
+
 std::vector<Encoding> CrossEncoderEngine::encode(const JobTexts& texts) const {
   const size_t n = texts.size();
   std::vector<Encoding> out(n);

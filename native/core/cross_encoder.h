@@ -43,6 +43,9 @@ class CrossEncoderEngine {
 
   // Refuses new calls and fails queued ones with CLOSED; returns at once.
   void close() const;
+  // close(), then waits for the batch in flight and stops the threads. After it returns, no
+  // output buffer of any call is written any more.
+  void shutdown() const;
 
   int64_t num_labels() const { return session_->num_labels(); }
   int64_t pad_id() const { return pad_id_; }

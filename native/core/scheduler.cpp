@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "batch_packing.h"
 #include "inference_session.h"
 
 namespace crossrank {
@@ -313,6 +314,7 @@ void Scheduler::run_window(std::vector<Item>& window, PackedBatch& batch, std::v
 
   const size_t labels = static_cast<size_t>(session_.num_labels());
   const bool with_types = session_.has_token_type_ids();
+  std::vector<const Encoding*> row_ptrs;
   for (size_t start = 0; start < window.size();) {
     bool closed;
     {
@@ -333,22 +335,11 @@ void Scheduler::run_window(std::vector<Item>& window, PackedBatch& batch, std::v
       return;
     }
 
-    batch.rows = rows;
-    batch.columns = columns;
-    batch.input_ids.assign(rows * columns, pad_id_);
-    batch.attention_mask.assign(rows * columns, 0);
-    if (with_types) batch.token_type_ids.assign(rows * columns, 0);
-    for (size_t r = 0; r < rows; ++r) {
-      const Encoding& e = window[start + r].encoding;
-      int64_t* ids = batch.input_ids.data() + r * columns;
-      int64_t* mask = batch.attention_mask.data() + r * columns;
-      std::copy(e.ids.begin(), e.ids.end(), ids);
-      std::fill_n(mask, e.ids.size(), int64_t{1});
-      if (with_types) std::copy(e.type_ids.begin(), e.type_ids.end(), batch.token_type_ids.data() + r * columns);
-    }
-
-    logits.resize(rows * labels);
+    row_ptrs.clear();
+    for (size_t r = 0; r < rows; ++r) row_ptrs.push_back(&window[start + r].encoding);
     try {
+      logits.resize(rows * labels);
+      pack_batch(row_ptrs, columns, pad_id_, with_types, batch);
       session_.run(batch, logits.data());
       for (size_t r = 0; r < rows; ++r) {
         Item& item = window[start + r];

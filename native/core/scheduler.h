@@ -36,8 +36,8 @@ struct PackedBatch;
 enum class Activation { Identity, Sigmoid, Softmax, Tanh };
 
 struct PredictOptions {
-  size_t batch_size = 32;
-  size_t max_batch_tokens = 32768;  // rows * padded length per run: bounds memory on long inputs
+  size_t batch_size = 256;
+  size_t max_batch_tokens = 2048;  // rows * padded length per run: on a CPU, the real batch size
   Activation activation = Activation::Sigmoid;
   // Read before each step; non-zero cancels the job with ErrorCode::Aborted. May be null. The
   // memory must stay valid until the job completes.

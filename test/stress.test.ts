@@ -1,0 +1,178 @@
+// Concurrency stress, faults and memory: many concurrent calls (async contexts and worker
+// threads), shared and separate models, close under load, models dropped without close(), RSS
+// over many calls, broken models.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { CrossEncoder, CrossrankError } from '../lib/index.js';
+import { maxAbsDiff, modelDir, parityPairs, scratchCopy } from './helpers.js';
+
+const { pairs } = parityPairs();
+const dist = join(__dirname, '..', 'dist', 'index.cjs');
+let bert: CrossEncoder;
+let reference: Float32Array;
+beforeAll(async () => {
+  bert = await CrossEncoder.load(modelDir('bert-tiny'));
+  reference = await bert.predict(pairs);
+});
+afterAll(async () => {
+  await bert.close();
+});
+
+/** Call i scores a slice of the parity pairs; its expected scores come from `reference`. */
+function slice(i: number): { from: number; pairs: [string, string][] } {
+  const from = (i * 37) % (pairs.length - 8);
+  return { from, pairs: pairs.slice(from, from + 1 + (i % 8)) };
+}
+
+describe('concurrency', () => {
+  it('1,000 concurrent calls on one shared model, each equal to the sequential result', async () => {
+    const calls = Array.from({ length: 1000 }, (_, i) => slice(i));
+    const results = await Promise.all(calls.map((c) => bert.predict(c.pairs)));
+    results.forEach((scores, i) => {
+      const c = calls[i]!;
+      expect(maxAbsDiff(scores, reference.subarray(c.from, c.from + c.pairs.length))).toBeLessThanOrEqual(1e-6);
+    });
+  });
+
+  it('1,000 calls spread over 4 separate models at once', async () => {
+    const models = await Promise.all(Array.from({ length: 4 }, () => CrossEncoder.load(modelDir('bert-tiny'), { threads: 1, tokenizerThreads: 1 })));
+    const calls = Array.from({ length: 1000 }, (_, i) => ({ ...slice(i), model: models[i % 4]! }));
+    const results = await Promise.all(calls.map((c) => c.model.rerank(c.pairs[0]![0], c.pairs.map((p) => p[1]))));
+    expect(results.every((r, i) => r.length === calls[i]!.pairs.length)).toBe(true);
+    await Promise.all(models.map((m) => m.close()));
+  });
+
+  it('worker threads: 4 workers x 250 calls, each on its own model, alongside the main thread', async () => {
+    const source = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { CrossEncoder } = require(workerData.dist);
+      (async () => {
+        const model = await CrossEncoder.load(workerData.dir, { threads: 1, tokenizerThreads: 1 });
+        const out = await Promise.all(workerData.calls.map((c) => model.predict(c).then((s) => Array.from(s))));
+        await model.close();
+        parentPort.postMessage(out);
+      })().catch((e) => parentPort.postMessage({ error: String(e), code: e.code }));`;
+    const work = Array.from({ length: 4 }, (_, w) => Array.from({ length: 250 }, (_, i) => slice(w * 250 + i)));
+    const workers = work.map(
+      (calls) =>
+        new Promise<number[][]>((resolve, reject) => {
+          const worker = new Worker(source, { eval: true, workerData: { dist, dir: modelDir('bert-tiny'), calls: calls.map((c) => c.pairs) } });
+          worker.once('message', (m) => (Array.isArray(m) ? resolve(m) : reject(new Error(JSON.stringify(m)))));
+          worker.once('error', reject);
+        }),
+    );
+    const main = Promise.all(Array.from({ length: 200 }, (_, i) => bert.predict(slice(i).pairs)));
+    const results = await Promise.all(workers);
+    await main;
+    results.forEach((out, w) =>
+      out.forEach((scores, i) => {
+        const c = work[w]![i]!;
+        expect(maxAbsDiff(scores, reference.subarray(c.from, c.from + c.pairs.length))).toBeLessThanOrEqual(1e-5);
+      }),
+    );
+  });
+
+  it('a worker terminated mid-call does not take the process down', async () => {
+    const source = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { CrossEncoder } = require(workerData.dist);
+      (async () => {
+        const model = await CrossEncoder.load(workerData.dir);
+        const big = Array.from({ length: 20000 }, (_, i) => ['q' + i, 'some document text ' + i]);
+        model.predict(big).catch(() => {});
+        parentPort.postMessage('busy');
+      })();`;
+    const worker = new Worker(source, { eval: true, workerData: { dist, dir: modelDir('bert-tiny') } });
+    await new Promise((resolve) => worker.once('message', resolve));
+    await worker.terminate();
+    expect((await bert.predict([pairs[0]!]))[0]).toBeCloseTo(reference[0]!, 6);
+  });
+
+  it('close() under 1,000 queued calls: every call settles (scores or CLOSED), nothing hangs', async () => {
+    const m = await CrossEncoder.load(modelDir('bert-tiny'));
+    const settled = Promise.allSettled(Array.from({ length: 1000 }, (_, i) => m.predict(slice(i).pairs)));
+    await new Promise((r) => setTimeout(r, 5));
+    await m.close();
+    const results = await settled;
+    for (const r of results) {
+      if (r.status === 'rejected') expect((r.reason as CrossrankError).code).toBe('CLOSED');
+    }
+    expect(results.some((r) => r.status === 'rejected')).toBe(true);
+  });
+});
+
+function child(script: string, args: string[] = []): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [...args, '-e', script], { encoding: 'utf8', timeout: 120_000 });
+}
+
+describe('memory', () => {
+  it('models dropped without close() are collected: no crash, bounded RSS', () => {
+    const run = child(
+      `const { CrossEncoder } = require(${JSON.stringify(dist)});
+       (async () => {
+         const rss = [];
+         for (let i = 0; i < 30; i++) {
+           let m = await CrossEncoder.load(${JSON.stringify(modelDir('bert-tiny'))});
+           await m.predict([['q', 'd'], ['another', 'pair']]);
+           m = null;
+           await new Promise((r) => setTimeout(r, 5));
+           global.gc();
+           if (i === 9 || i === 29) rss.push(process.memoryUsage().rss);
+         }
+         console.log(JSON.stringify(rss));
+       })();`,
+      ['--expose-gc'],
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const [at10, at30] = JSON.parse(run.stdout) as [number, number];
+    expect(at30 / at10).toBeLessThan(1.1); // 20 more dropped models leave no growing residue
+  });
+
+  it('RSS stays flat (within 5%) over 20,000 predict calls after warm-up (npm run soak: 100,000)', () => {
+    const run = spawnSync(process.execPath, ['--expose-gc', join(__dirname, '..', 'bench', 'soak.cjs'), '--calls', '20000'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout.trim().split('\n').pop()!);
+    expect(result.growth).toBeLessThan(0.05);
+  });
+});
+
+describe('faults', () => {
+  it('a model whose logits have rank 3 is refused at load with INVALID_MODEL', async () => {
+    await expect(CrossEncoder.load(modelDir('broken-rank3' as never))).rejects.toMatchObject({ code: 'INVALID_MODEL' });
+  });
+
+  it('a model whose output is not [batch, labels] fails the call with INVALID_MODEL, and the model stays usable', async () => {
+    const m = await CrossEncoder.load(modelDir('broken-shape' as never));
+    await expect(m.predict([['a query', 'a document']])).rejects.toMatchObject({ code: 'INVALID_MODEL', message: expect.stringMatching(/expected \[1,1\]/) });
+    await expect(m.predict([['again', 'and again']])).rejects.toMatchObject({ code: 'INVALID_MODEL' });
+    await m.close();
+  });
+
+  it('a tokenizer whose ids exceed the embedding table fails calls with INFERENCE_FAILED (no config vocab_size to catch it at load)', async () => {
+    const dir = scratchCopy('roberta-tiny');
+    writeFileSync(join(dir, 'tokenizer.json'), readFileSync(join(modelDir('bert-tiny'), 'tokenizer.json')));
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    delete config.vocab_size;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    const m = await CrossEncoder.load(dir);
+    await expect(m.predict([['zebra quantum', 'xylophone']])).rejects.toMatchObject({ code: 'INFERENCE_FAILED' });
+    await m.close();
+  });
+
+  it('huge batches stay within the token budget: 2,000 pairs of 512 tokens with batchSize 4096', async () => {
+    const long = 'lorem ipsum dolor sit amet '.repeat(200);
+    const many = Array.from({ length: 2000 }, (_, i) => [`q${i}`, long] as [string, string]);
+    const before = process.memoryUsage().rss;
+    const scores = await bert.predict(many, { batchSize: 4096, maxBatchTokens: 16384 });
+    expect(scores.length).toBe(2000);
+    expect(process.memoryUsage().rss - before).toBeLessThan(1.5 * 2 ** 30);
+  }, 120_000);
+});
