@@ -8,12 +8,23 @@ endif()
 
 set(_tk_dir "${CMAKE_CURRENT_SOURCE_DIR}/native/tokenizers")
 set(_tk_target_dir "${CMAKE_BINARY_DIR}/cargo")
-set(_tk_lib "${_tk_target_dir}/release/libcrossrank_tokenizers.a")
+set(CROSSRANK_RUSTFLAGS "" CACHE STRING "Extra RUSTFLAGS for the tokenizer crate")
+if(CROSSRANK_RUSTFLAGS)
+  # With an explicit --target, RUSTFLAGS reach our crates only, not build scripts and proc macros
+  # (which run on the host and cannot link the fuzzer's instrumentation).
+  set(_tk_triple x86_64-unknown-linux-gnu)
+  set(_tk_target_args --target ${_tk_triple})
+  set(_tk_lib "${_tk_target_dir}/${_tk_triple}/release/libcrossrank_tokenizers.a")
+else()
+  set(_tk_target_args "")
+  set(_tk_lib "${_tk_target_dir}/release/libcrossrank_tokenizers.a")
+endif()
 
+# CROSSRANK_RUSTFLAGS: extra rustc flags (the fuzz build adds coverage instrumentation).
 add_custom_command(
   OUTPUT "${_tk_lib}"
-  COMMAND ${CMAKE_COMMAND} -E env CARGO_TARGET_DIR=${_tk_target_dir}
-          ${CARGO_EXECUTABLE} build --release --locked --manifest-path ${_tk_dir}/Cargo.toml
+  COMMAND ${CMAKE_COMMAND} -E env CARGO_TARGET_DIR=${_tk_target_dir} "RUSTFLAGS=${CROSSRANK_RUSTFLAGS}"
+          ${CARGO_EXECUTABLE} build --release --locked ${_tk_target_args} --manifest-path ${_tk_dir}/Cargo.toml
   DEPENDS ${_tk_dir}/Cargo.toml ${_tk_dir}/Cargo.lock ${_tk_dir}/src/lib.rs
   COMMENT "Building the tokenizer crate with cargo"
   USES_TERMINAL)
