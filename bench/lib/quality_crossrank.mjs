@@ -11,7 +11,7 @@ const dir = process.argv[2];
 // The same parity set as convert.py, produced by it.
 const py = existsSync(join(process.cwd(), '.venv/bin/python')) ? join(process.cwd(), '.venv/bin/python') : 'python3';
 const pairs = JSON.parse(
-  execFileSync(py, ['-c', 'import json,sys; sys.path.insert(0, "lib/python"); import convert; print(json.dumps(convert.parity_set(40, 50)))'], {
+  execFileSync(py, ['-c', 'import json,sys; sys.path.insert(0, "lib/python"); import convert; print(json.dumps(convert.parity_set(' + process.argv[3] + ', ' + process.argv[4] + ')))'], {
     encoding: 'utf8',
   }),
 );

@@ -1,0 +1,45 @@
+// The offline GPU bundle, proven on this CPU machine through the CPU provider: pack it (without
+// the 230 MB CUDA provider and the node binary, to stay fast), unpack it elsewhere, run its
+// benchmark flow end to end (torch builds the model, fp16 copy, crossrank and
+// sentence-transformers side by side) and check the table it writes.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+const root = join(__dirname, '..');
+const python = process.env.CROSSRANK_PYTHON ?? (existsSync(join(root, '.venv/bin/python')) ? join(root, '.venv/bin/python') : 'python3');
+
+describe('GPU bundle (CPU-provider proof)', () => {
+  it('packs into parts under 64 MiB, unpacks with its checksum, and runs the benchmark flow', () => {
+    const out = mkdtempSync(join(tmpdir(), 'crossrank-bundle-'));
+    const pack = spawnSync(process.execPath, [join(root, 'bench/gpu/bundle.mjs'), '--out', out, '--no-cuda', '--no-node', '--part-mb', '1'], { encoding: 'utf8' });
+    expect(pack.status, pack.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(out, 'MANIFEST.json'), 'utf8'));
+    expect(manifest.parts.length).toBeGreaterThan(1);
+    for (const p of manifest.parts) expect(p.bytes).toBeLessThanOrEqual(2 ** 20);
+
+    const unpack = spawnSync('sh', [join(out, 'unpack.sh')], { encoding: 'utf8' });
+    expect(unpack.status, unpack.stderr).toBe(0);
+    expect(unpack.stdout).toMatch(/crossrank-gpu\.tar\.xz: OK/);
+    const bundle = join(out, 'crossrank-gpu');
+    expect(readdirSync(bundle).sort()).toEqual(['bench', 'build', 'dist', 'package.json', 'run.sh']);
+
+    const run = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'tinybert-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32'], {
+      encoding: 'utf8',
+      timeout: 600_000,
+      env: { ...process.env, PYTHON: python, CROSSRANK_GPU_CACHE: join(out, 'cache'), LD_LIBRARY_PATH: '' },
+    });
+    expect(run.status, run.stderr.slice(-3000)).toBe(0);
+    const table = readFileSync(join(bundle, 'results', 'gpu-proof-cpu.md'), 'utf8');
+    expect(table).toMatch(/\| tinybert-l2 \| 9000 \| \d+/);
+    const json = JSON.parse(readFileSync(join(bundle, 'results', 'gpu-proof-cpu.json'), 'utf8'));
+    const row = json.rows[0];
+    for (const k of ['crossrank fp32 throughput', 'crossrank fp16 throughput', 'sentence-transformers fp32', 'sentence-transformers fp16']) {
+      expect(row[k], k).toBeGreaterThan(0);
+    }
+    expect(json.meta.crossrankDevice.device).toBe('cpu');
+  }, 600_000);
+});
