@@ -18,7 +18,7 @@ const { CrossEncoder } = require(join(root, 'dist', 'index.cjs'));
   };
   const sample = () => {
     global.gc();
-    return process.memoryUsage().rss;
+    return process.memoryUsage();
   };
   const warm = Math.min(5000, Math.floor(calls / 4));
   for (let i = 0; i < warm; i += 100) await batch(i, 100);
@@ -26,7 +26,18 @@ const { CrossEncoder } = require(join(root, 'dist', 'index.cjs'));
   for (let i = 0; i < calls; i += 100) await batch(i, 100);
   const after = sample();
   await model.close();
-  console.log(JSON.stringify({ calls, rss_before: before, rss_after: after, growth: after / before - 1 }));
+  console.log(
+    JSON.stringify({
+      calls,
+      rss_before: before.rss,
+      rss_after: after.rss,
+      growth: after.rss / before.rss - 1,
+      heap_used_before: before.heapUsed,
+      heap_used_after: after.heapUsed,
+      external_before: before.external,
+      external_after: after.external,
+    }),
+  );
 })().catch((e) => {
   console.error(e);
   process.exit(1);

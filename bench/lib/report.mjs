@@ -148,8 +148,8 @@ export function writeReport(result, { outDir, markdown }) {
   md += `![docs/sec per model and batch size](results/${base}.svg)\n\n`;
   md += `## Targets (issue: throughput engine)\n\n${targets(result)}\n`;
   md += `## Docs / sec\n\n`;
-  md += table(result, 'rerank', `Rerank 1 query x ${m.sizes.docs} passages (BEIR top-100 protocol), batch 32`, 'docs/sec; `x peer` = crossrank / peer.');
-  md += table(result, 'throughput', `Throughput, ${m.sizes.pairs} pairs, batch 32`, 'pairs/sec.');
+  md += table(result, 'rerank', `Rerank 1 query x ${m.sizes.docs} passages (BEIR top-100 protocol)`, 'docs/sec; peers at batch 32 (their default), crossrank with its default token-budget batching (2,048 tokens); `x peer` = crossrank / peer.');
+  md += table(result, 'throughput', `Throughput, ${m.sizes.pairs} pairs`, 'pairs/sec; peers at batch 32, crossrank with its default batching.');
   for (const b of [1, 8, 32, 128]) md += table(result, `batch-${b}`, `Batch size ${b}`, 'pairs/sec.');
   md += table(result, 'long', 'Long inputs (passages of 400+ words, truncated to 512 tokens), batch 8', 'pairs/sec.');
   md += `## Compute\n\n`;
