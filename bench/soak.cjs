@@ -20,7 +20,7 @@ const { CrossEncoder } = require(join(root, 'dist', 'index.cjs'));
     global.gc();
     return process.memoryUsage();
   };
-  const warm = Math.min(5000, Math.floor(calls / 4));
+  const warm = Math.min(10000, Math.floor(calls / 2));
   for (let i = 0; i < warm; i += 100) await batch(i, 100);
   const before = sample();
   for (let i = 0; i < calls; i += 100) await batch(i, 100);
