@@ -121,6 +121,23 @@ interface CallSettings {
   signal: AbortSignal | undefined;
 }
 
+/** Validates [string, string] pairs and splits them into the two columns the native side takes. */
+function splitPairs(pairs: unknown): { first: string[]; second: string[] } {
+  const list = checkArray('pairs', pairs);
+  const first = new Array<string>(list.length);
+  const second = new Array<string>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const pair = list[i];
+    if (!Array.isArray(pair) || pair.length !== 2) throw invalid(`pairs[${i}]`, 'a [string, string] pair', pair);
+    const [a, b] = pair as unknown[];
+    if (typeof a !== 'string') throw invalid(`pairs[${i}][0]`, 'a string', a);
+    if (typeof b !== 'string') throw invalid(`pairs[${i}][1]`, 'a string', b);
+    first[i] = a;
+    second[i] = b;
+  }
+  return { first, second };
+}
+
 export class CrossEncoder {
   #native: NativeModel | undefined;
   readonly #info: ModelInfo;
@@ -234,20 +251,9 @@ export class CrossEncoder {
    */
   async predict(pairs: ReadonlyArray<readonly [string, string]>, options?: PredictOptions): Promise<Float32Array> {
     const model = this.#open();
-    const list = checkArray('pairs', pairs);
+    const { first, second } = splitPairs(pairs);
     const settings = this.#callSettings('options', options, PREDICT_KEYS);
-    const first = new Array<string>(list.length);
-    const second = new Array<string>(list.length);
-    for (let i = 0; i < list.length; i++) {
-      const pair = list[i];
-      if (!Array.isArray(pair) || pair.length !== 2) throw invalid(`pairs[${i}]`, 'a [string, string] pair', pair);
-      const [a, b] = pair as unknown[];
-      if (typeof a !== 'string') throw invalid(`pairs[${i}][0]`, 'a string', a);
-      if (typeof b !== 'string') throw invalid(`pairs[${i}][1]`, 'a string', b);
-      first[i] = a;
-      second[i] = b;
-    }
-    if (list.length === 0) return new Float32Array(0);
+    if (first.length === 0) return new Float32Array(0);
     return this.#run(model, first, second, settings);
   }
 
@@ -323,17 +329,8 @@ export class CrossEncoder {
   /** Token ids and type ids exactly as predict() feeds them to the model. */
   async tokenize(pairs: ReadonlyArray<readonly [string, string]>): Promise<{ ids: Uint32Array[]; typeIds: Uint32Array[] }> {
     const model = this.#open();
-    const list = checkArray('pairs', pairs);
-    const first: string[] = [];
-    const second: string[] = [];
-    list.forEach((pair, i) => {
-      if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
-        throw invalid(`pairs[${i}]`, 'a [string, string] pair', pair);
-      }
-      first.push(pair[0]);
-      second.push(pair[1]);
-    });
-    if (list.length === 0) return { ids: [], typeIds: [] };
+    const { first, second } = splitPairs(pairs);
+    if (first.length === 0) return { ids: [], typeIds: [] };
     try {
       return await model.encode(first, second);
     } catch (error) {
