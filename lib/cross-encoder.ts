@@ -35,6 +35,11 @@ export interface LoadOptions {
   threads?: number;
   /** Threads that tokenize a call's pairs; 0 or undefined: cores, at most 8. */
   tokenizerThreads?: number;
+  /**
+   * Batches in flight at once. Default: 1 on CPU (one run already uses every core), 2 on CUDA
+   * (each run gets its own CUDA stream, so one batch's copies and host work overlap another's kernels).
+   */
+  concurrentRuns?: number;
   /** Truncate pairs to this many tokens (special tokens included). Default: the model's own limit. */
   maxLength?: number;
   /** ONNX file inside the folder (e.g. 'onnx/model_quantized.onnx'). Default: model.onnx, then onnx/model.onnx. */
@@ -94,11 +99,13 @@ export interface ModelInfo {
   /** Why this device was chosen (useful with device 'auto'). */
   deviceReason: string;
   providers: string[];
+  /** Batches in flight at once (options.concurrentRuns, or the device's default). */
+  concurrentRuns: number;
   onnxruntimeVersion: string;
 }
 
 const LOAD_KEYS = [
-  'device', 'deviceId', 'precision', 'threads', 'tokenizerThreads', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'allowSpinning', 'maxQueuedPairs',
+  'device', 'deviceId', 'precision', 'threads', 'tokenizerThreads', 'concurrentRuns', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'allowSpinning', 'maxQueuedPairs',
 ] as const;
 const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'signal'] as const;
 const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments'] as const;
@@ -157,6 +164,7 @@ export class CrossEncoder {
     const precision = optionalEnum('options.precision', o.precision, PRECISIONS);
     const threads = optionalInt('options.threads', o.threads, 0, 1024) ?? 0;
     const tokenizerThreads = optionalInt('options.tokenizerThreads', o.tokenizerThreads, 0, 1024) ?? 0;
+    const concurrentRuns = optionalInt('options.concurrentRuns', o.concurrentRuns, 1, 64) ?? 0;
     const maxLengthOption = optionalInt('options.maxLength', o.maxLength, 1, MAX_INT);
     const modelFile = optionalString('options.modelFile', o.modelFile);
     const activationOption = optionalEnum('options.activation', o.activation, ACTIVATIONS);
@@ -189,6 +197,7 @@ export class CrossEncoder {
         intraOpThreads: threads,
         interOpThreads: 1,
         tokenizerThreads,
+        concurrentRuns,
         optimizeGraph,
         allowSpinning,
         maxQueuedPairs,
@@ -231,6 +240,7 @@ export class CrossEncoder {
       device: n.device,
       deviceReason: n.deviceReason,
       providers: n.providers,
+      concurrentRuns: n.concurrentRuns,
       onnxruntimeVersion: binding.versions.onnxruntime,
     };
     return new CrossEncoder(nativeModel, info);

@@ -18,6 +18,8 @@ export interface NativeLoadOptions {
   intraOpThreads: number;
   interOpThreads: number;
   tokenizerThreads: number;
+  /** Batches run at once; 0: the engine's default for the device. */
+  concurrentRuns: number;
   optimizeGraph: boolean;
   allowSpinning?: boolean;
   maxQueuedPairs: number;
@@ -41,6 +43,7 @@ export interface NativeInfo {
   numLabels: number;
   maxLength: number;
   padId: number;
+  concurrentRuns: number;
   vocabSize: number;
   inputs: string[];
   output: string;

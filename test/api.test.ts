@@ -206,6 +206,7 @@ describe('info', () => {
       maxLength: 512,
       device: 'cpu',
       providers: ['CPUExecutionProvider'],
+      concurrentRuns: 1, // one run already uses every core on a CPU
       output: 'logits',
       outputType: 'float32',
     });

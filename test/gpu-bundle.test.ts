@@ -27,7 +27,7 @@ describe('GPU bundle (CPU-provider proof)', () => {
     const bundle = join(out, 'crossrank-gpu');
     expect(readdirSync(bundle).sort()).toEqual(['bench', 'build', 'dist', 'package.json', 'run.sh']);
 
-    const run = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'tinybert-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32'], {
+    const run = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'tinybert-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32', '--runs', '2'], {
       encoding: 'utf8',
       timeout: 600_000,
       env: { ...process.env, PYTHON: python, CROSSRANK_GPU_CACHE: join(out, 'cache'), LD_LIBRARY_PATH: '' },
@@ -35,11 +35,12 @@ describe('GPU bundle (CPU-provider proof)', () => {
     expect(run.status, run.stderr.slice(-3000)).toBe(0);
     const table = readFileSync(join(bundle, 'results', 'gpu-proof-cpu.md'), 'utf8');
     expect(table).toMatch(/\| tinybert-l2 \| 9000 \| \d+/);
+    expect(table).toMatch(/\| tinybert-l2 \| [\d.]+ \/ [\d.]+ \| [\d.]+ \/ [\d.]+ \|/); // default vs concurrentRuns 2
     const json = JSON.parse(readFileSync(join(bundle, 'results', 'gpu-proof-cpu.json'), 'utf8'));
     const row = json.rows[0];
-    for (const k of ['crossrank fp32 throughput', 'crossrank fp16 throughput', 'sentence-transformers fp32', 'sentence-transformers fp16']) {
+    for (const k of ['crossrank fp32 throughput', 'crossrank fp16 throughput', 'crossrank fp16 runs=2 throughput', 'sentence-transformers fp32', 'sentence-transformers fp16']) {
       expect(row[k], k).toBeGreaterThan(0);
     }
-    expect(json.meta.crossrankDevice.device).toBe('cpu');
+    expect(json.meta.crossrankDevice).toMatchObject({ device: 'cpu', concurrentRuns: 1 });
   }, 600_000);
 });

@@ -23,6 +23,10 @@ afterAll(async () => {
   await bert.close();
 });
 
+function repeatPairs(n: number): [string, string][] {
+  return Array.from({ length: n }, (_, i) => pairs[i % pairs.length]!);
+}
+
 /** Call i scores a slice of the parity pairs; its expected scores come from `reference`. */
 function slice(i: number): { from: number; pairs: [string, string][] } {
   const from = (i * 37) % (pairs.length - 8);
@@ -93,16 +97,42 @@ describe('concurrency', () => {
     expect((await bert.predict([pairs[0]!]))[0]).toBeCloseTo(reference[0]!, 6);
   });
 
-  it('close() under 1,000 queued calls: every call settles (scores or CLOSED), nothing hangs', async () => {
-    const m = await CrossEncoder.load(modelDir('bert-tiny'));
-    const settled = Promise.allSettled(Array.from({ length: 1000 }, (_, i) => m.predict(slice(i).pairs)));
+  it('concurrentRuns 3 (the GPU overlap path, here on the CPU provider): 1,000 concurrent calls equal the sequential result', async () => {
+    const m = await CrossEncoder.load(modelDir('bert-tiny'), { concurrentRuns: 3, threads: 1 });
+    expect(m.info.concurrentRuns).toBe(3);
+    const calls = Array.from({ length: 1000 }, (_, i) => slice(i));
+    // Small batches so that the three inference threads really take windows side by side.
+    const results = await Promise.all(calls.map((c) => m.predict(c.pairs, { batchSize: 4 })));
+    results.forEach((scores, i) => {
+      const c = calls[i]!;
+      expect(maxAbsDiff(scores, reference.subarray(c.from, c.from + c.pairs.length))).toBeLessThanOrEqual(1e-6);
+    });
+    const big = await m.predict(repeatPairs(3000), { batchSize: 8 });
+    for (let i = 0; i < big.length; i += 97) expect(Math.abs(big[i]! - reference[i % pairs.length]!)).toBeLessThanOrEqual(1e-6);
+    await m.close();
+  });
+
+  /** 1,000 calls, close() 5 ms in: each settles with the right scores or CLOSED, and some are refused. */
+  async function closeUnderLoad(m: CrossEncoder, batchSize?: number): Promise<void> {
+    const calls = Array.from({ length: 1000 }, (_, i) => slice(i));
+    const settled = Promise.allSettled(calls.map((c) => m.predict(c.pairs, batchSize ? { batchSize } : {})));
     await new Promise((r) => setTimeout(r, 5));
     await m.close();
     const results = await settled;
-    for (const r of results) {
+    results.forEach((r, i) => {
+      const c = calls[i]!;
       if (r.status === 'rejected') expect((r.reason as CrossrankError).code).toBe('CLOSED');
-    }
+      else expect(maxAbsDiff(r.value, reference.subarray(c.from, c.from + c.pairs.length))).toBeLessThanOrEqual(1e-6);
+    });
     expect(results.some((r) => r.status === 'rejected')).toBe(true);
+  }
+
+  it('concurrentRuns 3: close() under load settles every call and stops every inference thread', async () => {
+    await closeUnderLoad(await CrossEncoder.load(modelDir('bert-tiny'), { concurrentRuns: 3, threads: 1 }), 2);
+  });
+
+  it('close() under 1,000 queued calls: every call settles (scores or CLOSED), nothing hangs', async () => {
+    await closeUnderLoad(await CrossEncoder.load(modelDir('bert-tiny')));
   });
 });
 

@@ -2,7 +2,10 @@
 // The GPU benchmark: the seed's Docs / Sec column, on this machine's GPU, side by side with
 // sentence-transformers on the same card and the same pairs (fp32 and fp16).
 //
-//   node bench/gpu/run.mjs [--device cuda|cpu] [--models a,b] [--pairs N] [--python PATH] [--out DIR]
+//   node bench/gpu/run.mjs [--device cuda|cpu] [--models a,b] [--pairs N] [--python PATH] [--out DIR] [--runs 1,2]
+//
+// --runs: fp16 is also run with each of these concurrentRuns values (batches in flight, each on its
+// own CUDA stream), to measure what overlapping copies and host work with kernels brings.
 //
 // Runs from the repository or from the offline bundle (bench/gpu/bundle.mjs), where
 // bench/gpu/tokenizer/ holds the bert-base-uncased tokenizer. `--device cpu` runs the same flow on
@@ -30,6 +33,7 @@ const { values: opt } = parseArgs({
     python: { type: 'string', default: process.env.PYTHON ?? 'python3' },
     out: { type: 'string', default: join(bench, 'results') },
     'st-batch': { type: 'string', default: '32,128' },
+    runs: { type: 'string', default: '1' },
   },
 });
 const device = opt.device;
@@ -74,24 +78,30 @@ const meta = { date: new Date().toISOString(), device, pairs: pairsN, reps, comm
 for (const model of models) {
   const dir = join(cache, model);
   const row = { model, seedV100: SEED_V100[model] };
-  for (const [label, file] of [['crossrank fp32', 'onnx/model.onnx'], ['crossrank fp16', 'onnx/model_fp16.onnx']]) {
+  const variants = [
+    ['crossrank fp32', 'onnx/model.onnx', undefined],
+    ['crossrank fp16', 'onnx/model_fp16.onnx', undefined],
+    ...opt.runs.split(',').filter(Boolean).map((r) => [`crossrank fp16 runs=${r}`, 'onnx/model_fp16.onnx', Number(r)]),
+  ];
+  for (const [label, file, concurrentRuns] of variants) {
     const job = {
       system: 'crossrank',
       model_dir: dir,
       onnx: join(dir, file),
       threads: 0,
       device,
+      concurrent_runs: concurrentRuns,
       workloads: [
         { name: 'throughput', kind: 'throughput', data: throughputPath, batch_size: device === 'cuda' ? 256 : 32, slices: reps },
         { name: 'rerank', kind: 'rerank', data: rerankPath, batch_size: 128, slices: reps + 1 },
       ],
     };
-    const jobPath = join(dataDir, `job-${model}-${label.replace(' ', '-')}.json`);
+    const jobPath = join(dataDir, `job-${model}-${label.replaceAll(' ', '-')}.json`);
     writeFileSync(jobPath, JSON.stringify(job));
     log(`${model}: ${label}`);
     const res = JSON.parse(await run(process.execPath, [join(bench, 'peers', 'crossrank_peer.mjs'), jobPath]));
     meta.crossrank = res.versions;
-    meta.crossrankDevice = res.device;
+    if (concurrentRuns === undefined) meta.crossrankDevice = res.device;
     for (const r of res.results) row[`${label} ${r.name}`] = r.items / median(r.seconds);
   }
   for (const fp16 of [false, true]) {
@@ -131,6 +141,16 @@ md += `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`;
 for (const r of rows) {
   const best = Math.max(r['crossrank fp32 throughput'] ?? 0, r['crossrank fp16 throughput'] ?? 0);
   md += `| ${r.model} | ${r.seedV100} | ${fmt(r['sentence-transformers fp32'])} | ${fmt(r['sentence-transformers fp16'])} | ${fmt(r['crossrank fp32 throughput'])} | ${fmt(r['crossrank fp16 throughput'])} | ${fmt(r['crossrank fp16 rerank'])} | ${ratio(best, r.seedV100)} | ${ratio(best, r['sentence-transformers fp16'])} |\n`;
+}
+const runsList = opt.runs.split(',').filter(Boolean);
+if (runsList.length > 0) {
+  const defaultRuns = meta.crossrankDevice?.concurrentRuns;
+  md += `\nBatches in flight (concurrentRuns; default here ${defaultRuns}), crossrank fp16 throughput / rerank 1x100, docs/s:\n\n`;
+  md += `| model | default (${defaultRuns}) | ${runsList.map((r) => `runs=${r}`).join(' | ')} |\n| --- | ---: |${runsList.map(() => ' ---: |').join('')}\n`;
+  for (const r of rows) {
+    const cell = (label) => `${fmt(r[`${label} throughput`])} / ${fmt(r[`${label} rerank`])}`;
+    md += `| ${r.model} | ${cell('crossrank fp16')} | ${runsList.map((n) => cell(`crossrank fp16 runs=${n}`)).join(' | ')} |\n`;
+  }
 }
 const name = device === 'cuda' ? 'gpu' : 'gpu-proof-cpu';
 writeFileSync(join(opt.out, `${name}.json`), JSON.stringify({ meta, rows }, null, 1));

@@ -13,6 +13,7 @@ const ce = await CrossEncoder.load(job.model_dir, {
   modelFile: job.onnx,
   threads: job.threads,
   device: job.device ?? 'cpu',
+  ...(job.concurrent_runs ? { concurrentRuns: job.concurrent_runs } : {}),
 });
 if (job.device === 'cuda' && ce.info.device !== 'cuda') throw new Error(`asked for cuda, got ${ce.info.deviceReason}`);
 
@@ -58,7 +59,7 @@ process.stdout.write(
   JSON.stringify({
     system: 'crossrank',
     versions: { crossrank: '0.1.0', onnxruntime: ce.info.onnxruntimeVersion },
-    device: { device: ce.info.device, reason: ce.info.deviceReason, providers: ce.info.providers },
+    device: { device: ce.info.device, reason: ce.info.deviceReason, providers: ce.info.providers, concurrentRuns: ce.info.concurrentRuns },
     results,
   }),
 );

@@ -219,6 +219,7 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     config.pad_id_fallback = static_cast<int64_t>(number_property(o, "padId", 0, 0, 1e12));
     config.num_labels_hint = static_cast<int64_t>(number_property(o, "numLabels", 0, 0, 1e6));
     config.tokenizer_threads = static_cast<size_t>(number_property(o, "tokenizerThreads", 0, 0, 1024));
+    config.concurrent_runs = static_cast<size_t>(number_property(o, "concurrentRuns", 0, 0, 64));
     config.session.intra_op_threads = static_cast<int>(number_property(o, "intraOpThreads", 0, 0, 1024));
     config.session.inter_op_threads = static_cast<int>(number_property(o, "interOpThreads", 1, 0, 1024));
     config.session.optimize_graph = bool_property(o, "optimizeGraph", true);
@@ -305,6 +306,7 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   out.Set("numLabels", Napi::Number::New(env, static_cast<double>(engine_->num_labels())));
   out.Set("maxLength", Napi::Number::New(env, static_cast<double>(engine_->max_length())));
   out.Set("padId", Napi::Number::New(env, static_cast<double>(engine_->pad_id())));
+  out.Set("concurrentRuns", Napi::Number::New(env, static_cast<double>(engine_->concurrent_runs())));
   out.Set("vocabSize", Napi::Number::New(env, static_cast<double>(engine_->tokenizer().vocab_size())));
   Napi::Array inputs = Napi::Array::New(env);
   auto names = s.input_names();

@@ -23,6 +23,11 @@ CrossEncoderEngine::CrossEncoderEngine(const EngineConfig& config) {
   tokenizer_threads_ = config.tokenizer_threads > 0 ? config.tokenizer_threads : std::min<size_t>(hw, 8);
   SchedulerOptions so;
   so.tokenizer_threads = tokenizer_threads_;
+  // On CUDA each concurrent run gets its own stream: one batch's host work (packing, launches,
+  // copies) overlaps another's kernels. On a CPU one run already uses every core.
+  const bool on_gpu = session_->device().device == "cuda";
+  concurrent_runs_ = config.concurrent_runs > 0 ? config.concurrent_runs : (on_gpu ? 2 : 1);
+  so.concurrent_runs = concurrent_runs_;
   so.max_queued_pairs = config.max_queued_pairs;
   scheduler_ = std::make_unique<Scheduler>(*tokenizer_, *session_, pad_id_, so);
 }

@@ -22,6 +22,7 @@ struct EngineConfig {
   int64_t pad_id_fallback = 0;  // config.json pad_token_id, used when nothing else names one
   int64_t num_labels_hint = 0;  // config.json num_labels
   size_t tokenizer_threads = 0;  // 0: hardware concurrency, at most 8
+  size_t concurrent_runs = 0;    // batches in flight at once; 0: 1 on CPU, 2 on CUDA (see Scheduler)
   size_t max_queued_pairs = 1 << 20;
   SessionOptions session;
 };
@@ -51,6 +52,7 @@ class CrossEncoderEngine {
   int64_t pad_id() const { return pad_id_; }
   size_t max_length() const { return tokenizer_->max_length(); }
   size_t tokenizer_threads() const { return tokenizer_threads_; }
+  size_t concurrent_runs() const { return concurrent_runs_; }
   const InferenceSession& session() const { return *session_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
 
@@ -59,6 +61,7 @@ class CrossEncoderEngine {
   std::unique_ptr<InferenceSession> session_;
   int64_t pad_id_ = 0;
   size_t tokenizer_threads_ = 1;
+  size_t concurrent_runs_ = 1;
   std::unique_ptr<Scheduler> scheduler_;  // declared last: stopped first
 };
 

@@ -79,7 +79,8 @@ Scheduler::Scheduler(const Tokenizer& tokenizer, const InferenceSession& session
     : tokenizer_(tokenizer), session_(session), pad_id_(pad_id), options_(options) {
   const size_t n = std::max<size_t>(1, options.tokenizer_threads);
   for (size_t i = 0; i < n; ++i) tokenizer_threads_.emplace_back([this] { tokenizer_loop(); });
-  inference_thread_ = std::thread([this] { inference_loop(); });
+  const size_t runs = std::max<size_t>(1, options.concurrent_runs);
+  for (size_t i = 0; i < runs; ++i) inference_threads_.emplace_back([this] { inference_loop(); });
   static const bool registered = [] { return std::atexit(shutdown_all_at_exit) == 0; }();
   (void)registered;
   std::lock_guard<std::mutex> lock(registry_mutex());
@@ -106,7 +107,9 @@ void Scheduler::shutdown() {
   for (auto& t : tokenizer_threads_) {
     if (t.joinable()) t.join();
   }
-  if (inference_thread_.joinable()) inference_thread_.join();
+  for (auto& t : inference_threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 void Scheduler::submit(JobTexts texts, const PredictOptions& options, float* out, JobDone done) {

@@ -8,8 +8,10 @@
 //                                                                         ▼ each score in place
 //                                                                     job completion callback
 //
-// One inference thread: ONNX Runtime already spreads one run over all intra-op threads, so
-// concurrent runs would only fight over cores; tokenization overlaps with it on its own threads.
+// One inference thread by default: ONNX Runtime already spreads one run over all intra-op threads,
+// so concurrent runs would only fight over cores; tokenization overlaps with it on its own threads.
+// On a GPU more than one may run (SchedulerOptions::concurrent_runs): ONNX Runtime gives each
+// concurrent run its own CUDA stream, so copies and host work of one overlap kernels of another.
 // Memory stays bounded: tokenizer threads stop when the ready queue holds enough work.
 #pragma once
 
@@ -58,6 +60,7 @@ using JobDone = std::function<void(const Error* error)>;
 
 struct SchedulerOptions {
   size_t tokenizer_threads = 1;
+  size_t concurrent_runs = 1;  // inference threads, each taking its own windows
   size_t max_queued_pairs = 1 << 20;  // beyond this, submit() refuses with QUEUE_FULL
 };
 
@@ -108,7 +111,7 @@ class Scheduler {
 
   std::mutex mutex_;
   std::condition_variable intake_cv_;  // tokenizer threads: work to take and room in ready_
-  std::condition_variable ready_cv_;   // the inference thread: a window to take
+  std::condition_variable ready_cv_;   // inference threads: a window to take
   std::deque<TokenizeTask> intake_;
   std::deque<Item> ready_;
   size_t tokenizing_ = 0;  // tasks taken from intake_ whose items are not in ready_ yet
@@ -118,7 +121,7 @@ class Scheduler {
 
   std::mutex join_mutex_;
   std::vector<std::thread> tokenizer_threads_;
-  std::thread inference_thread_;
+  std::vector<std::thread> inference_threads_;
 };
 
 }  // namespace crossrank
