@@ -99,6 +99,11 @@ export interface ModelInfo {
   /** Why this device was chosen (useful with device 'auto'). */
   deviceReason: string;
   providers: string[];
+  /**
+   * Where batches are staged for the device: 'pinned' (the CUDA provider's page-locked host memory,
+   * copied to the GPU asynchronously) or 'cpu'. Turns 'cpu' for good if the provider refuses pinned inputs.
+   */
+  inputMemory: 'cpu' | 'pinned';
   /** Batches in flight at once (options.concurrentRuns, or the device's default). */
   concurrentRuns: number;
   onnxruntimeVersion: string;
@@ -240,6 +245,7 @@ export class CrossEncoder {
       device: n.device,
       deviceReason: n.deviceReason,
       providers: n.providers,
+      inputMemory: n.inputMemory,
       concurrentRuns: n.concurrentRuns,
       onnxruntimeVersion: binding.versions.onnxruntime,
     };
@@ -248,7 +254,8 @@ export class CrossEncoder {
 
   /** What was loaded and how it runs. */
   get info(): ModelInfo {
-    return { ...this.#info, inputs: [...this.#info.inputs], labels: this.#info.labels && [...this.#info.labels] };
+    const inputMemory = this.#native?.info().inputMemory ?? this.#info.inputMemory; // may fall back after load
+    return { ...this.#info, inputMemory, inputs: [...this.#info.inputs], labels: this.#info.labels && [...this.#info.labels] };
   }
 
   get closed(): boolean {

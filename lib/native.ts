@@ -50,6 +50,7 @@ export interface NativeInfo {
   outputType: 'float32' | 'float16';
   device: 'cpu' | 'cuda';
   deviceReason: string;
+  inputMemory: 'cpu' | 'pinned';
   providers: string[];
 }
 

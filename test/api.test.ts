@@ -207,6 +207,7 @@ describe('info', () => {
       device: 'cpu',
       providers: ['CPUExecutionProvider'],
       concurrentRuns: 1, // one run already uses every core on a CPU
+      inputMemory: 'cpu',
       output: 'logits',
       outputType: 'float32',
     });

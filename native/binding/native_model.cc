@@ -316,6 +316,7 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   out.Set("outputType", Napi::String::New(env, s.output_type()));
   out.Set("device", Napi::String::New(env, s.device().device));
   out.Set("deviceReason", Napi::String::New(env, s.device().reason));
+  out.Set("inputMemory", Napi::String::New(env, s.input_memory()));
   Napi::Array providers = Napi::Array::New(env);
   for (size_t i = 0; i < s.device().providers.size(); ++i) providers.Set(i, Napi::String::New(env, s.device().providers[i]));
   out.Set("providers", providers);

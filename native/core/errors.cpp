@@ -13,6 +13,7 @@ const char* error_code_name(ErrorCode code) noexcept {
     case ErrorCode::Aborted: return "ABORTED";
     case ErrorCode::QueueFull: return "QUEUE_FULL";
     case ErrorCode::CudaUnavailable: return "CUDA_UNAVAILABLE";
+    case ErrorCode::OutOfMemory: return "OUT_OF_MEMORY";
     case ErrorCode::Internal: return "INTERNAL";
   }
   return "INTERNAL";

@@ -17,6 +17,7 @@ enum class ErrorCode {
   Aborted,          // the caller cancelled the call
   QueueFull,        // the model's queue holds too many pairs: back-pressure
   CudaUnavailable,  // device 'cuda' asked for, but no usable GPU path
+  OutOfMemory,      // an allocation failed (std::bad_alloc)
   Internal,         // a bug: should never be seen
 };
 

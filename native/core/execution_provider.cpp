@@ -76,6 +76,7 @@ void try_cuda(Ort::Env& env, Ort::SessionOptions& options, const DeviceRequest& 
     throw Error(ErrorCode::CudaUnavailable, std::string("cannot use the CUDA provider: ") + e.what());
   }
   choice.device = "cuda";
+  choice.ep_device = cuda[static_cast<size_t>(request.device_id)];
   choice.reason = "CUDA device " + std::to_string(request.device_id) + " of " + std::to_string(cuda.size());
   choice.providers = {kCudaEp, "CPUExecutionProvider"};
 }

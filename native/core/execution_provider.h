@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+struct OrtEpDevice;
+
 namespace Ort {
 struct Env;
 struct SessionOptions;
@@ -25,6 +27,7 @@ struct DeviceChoice {
   std::string device = "cpu";       // "cpu" or "cuda"
   std::string reason;               // why (for info and for 'auto' fallbacks)
   std::vector<std::string> providers;  // ONNX Runtime execution providers, in priority order
+  const OrtEpDevice* ep_device = nullptr;  // the CUDA device's entry; owned by the environment
 };
 
 // Appends the chosen provider to `options`. Throws Error(CudaUnavailable) for DeviceKind::Cuda when

@@ -3,8 +3,10 @@
 #include <onnxruntime_cxx_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <mutex>
+#include <new>
 
 #include "errors.h"
 
@@ -27,7 +29,63 @@ struct InputSlot {
   ONNXTensorElementDataType type;  // INT64 or INT32
 };
 
+// A reusable buffer for one input tensor: the provider's pinned host memory (allocator given) or
+// ordinary heap memory (allocator null). Grows, never shrinks; freed by whoever allocated it.
+class StagingBuffer {
+ public:
+  StagingBuffer() = default;
+  StagingBuffer(const StagingBuffer&) = delete;
+  StagingBuffer& operator=(const StagingBuffer&) = delete;
+  StagingBuffer(StagingBuffer&& other) noexcept { swap(other); }
+  StagingBuffer& operator=(StagingBuffer&& other) noexcept {
+    swap(other);
+    return *this;
+  }
+  ~StagingBuffer() { release(); }
+
+  void* reserve(size_t bytes, OrtAllocator* allocator) {
+    if (allocator != allocator_ || bytes > capacity_) {
+      release();
+      const size_t capacity = std::max(bytes, capacity_ + capacity_ / 2);
+      data_ = allocator ? allocator->Alloc(allocator, capacity) : ::operator new(capacity);
+      if (data_ == nullptr) throw std::bad_alloc();
+      allocator_ = allocator;
+      capacity_ = capacity;
+    }
+    return data_;
+  }
+
+ private:
+  void release() {
+    if (data_ == nullptr) return;
+    if (allocator_) {
+      allocator_->Free(allocator_, data_);
+    } else {
+      ::operator delete(data_);
+    }
+    data_ = nullptr;
+    capacity_ = 0;
+    allocator_ = nullptr;
+  }
+  void swap(StagingBuffer& other) noexcept {
+    std::swap(allocator_, other.allocator_);
+    std::swap(data_, other.data_);
+    std::swap(capacity_, other.capacity_);
+  }
+
+  OrtAllocator* allocator_ = nullptr;
+  void* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
 }  // namespace
+
+class InferenceSession::RunContext {
+ public:
+  explicit RunContext(Ort::Session& session) : binding(session) {}
+  Ort::IoBinding binding;
+  std::vector<StagingBuffer> staging;  // one per model input
+};
 
 struct InferenceSession::Impl {
   std::unique_ptr<Ort::Session> session;
@@ -35,6 +93,14 @@ struct InferenceSession::Impl {
   std::string output_name;
   ONNXTensorElementDataType output_type = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   Ort::MemoryInfo cpu = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
+  // The GPU provider's pinned host memory and its shared allocator (owned by the environment);
+  // null on the CPU, or when the provider offers none.
+  const OrtMemoryInfo* pinned_info = nullptr;
+  OrtAllocator* pinned = nullptr;
+  std::atomic<bool> use_pinned{false};
+
+  // Binds one batch and runs it; `pinned` stages the inputs in pinned memory.
+  void run_bound(const PackedBatch& batch, float* logits, RunContext& context, bool pinned, int64_t labels) const;
 };
 
 InferenceSession::InferenceSession(const std::string& model_path, const SessionOptions& options,
@@ -56,6 +122,24 @@ InferenceSession::InferenceSession(const std::string& model_path, const SessionO
     impl_->session = std::make_unique<Ort::Session>(ort_env(), model_path.c_str(), so);
   } catch (const Ort::Exception& e) {
     throw Error(ErrorCode::InvalidModel, "cannot load ONNX model '" + model_path + "': " + e.what());
+  }
+
+  if (device_.ep_device != nullptr) {
+    // Optional for a provider to offer; without it inputs stay in ordinary memory.
+    try {
+      Ort::ConstEpDevice ep_device{device_.ep_device};
+      Ort::ConstMemoryInfo pinned_info = ep_device.GetMemoryInfo(OrtDeviceMemoryType_HOST_ACCESSIBLE);
+      if (static_cast<const OrtMemoryInfo*>(pinned_info) != nullptr) {
+        Ort::UnownedAllocator shared = ort_env().GetSharedAllocator(pinned_info);
+        if (static_cast<OrtAllocator*>(shared) != nullptr) {
+          impl_->pinned_info = pinned_info;
+          impl_->pinned = shared;
+          impl_->use_pinned = true;
+        }
+      }
+    } catch (const Ort::Exception&) {
+      impl_->use_pinned = false;
+    }
   }
 
   Ort::AllocatorWithDefaultOptions allocator;
@@ -136,48 +220,87 @@ std::string InferenceSession::output_type() const {
   return impl_->output_type == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT16 ? "float16" : "float32";
 }
 
-void InferenceSession::run(const PackedBatch& batch, float* logits) const {
+void InferenceSession::RunContextDeleter::operator()(RunContext* context) const { delete context; }
+
+InferenceSession::RunContextPtr InferenceSession::make_run_context() const {
+  try {
+    return RunContextPtr(new RunContext(*impl_->session));
+  } catch (const Ort::Exception& e) {
+    throw Error(ErrorCode::Internal, std::string("cannot create an I/O binding: ") + e.what());
+  }
+}
+
+std::string InferenceSession::input_memory() const { return impl_->use_pinned.load() ? "pinned" : "cpu"; }
+
+void InferenceSession::run(const PackedBatch& batch, float* logits, RunContext& context) const {
+  const bool pinned = impl_->use_pinned.load(std::memory_order_relaxed);
+  try {
+    impl_->run_bound(batch, logits, context, pinned, num_labels_);
+    return;
+  } catch (const Ort::Exception& e) {
+    if (!pinned) throw Error(ErrorCode::Inference, std::string("ONNX Runtime failed: ") + e.what());
+  }
+  // The provider refused pinned inputs. If ordinary memory works, keep to it from now on; if it
+  // fails too, the batch itself is at fault and pinned staging stays.
+  try {
+    impl_->run_bound(batch, logits, context, false, num_labels_);
+  } catch (const Ort::Exception& e) {
+    throw Error(ErrorCode::Inference, std::string("ONNX Runtime failed: ") + e.what());
+  }
+  impl_->use_pinned = false;
+}
+
+void InferenceSession::Impl::run_bound(const PackedBatch& batch, float* logits, RunContext& context, bool pinned,
+                                       int64_t labels) const {
   const int64_t shape[2] = {static_cast<int64_t>(batch.rows), static_cast<int64_t>(batch.columns)};
   const size_t count = batch.rows * batch.columns;
-  std::vector<Ort::Value> values;
-  std::vector<const char*> names;
-  // int32 graphs get a narrowed copy; int64 graphs read the packed buffers in place.
-  std::vector<std::vector<int32_t>> narrowed;
-  narrowed.reserve(impl_->inputs.size());
-  for (const auto& slot : impl_->inputs) {
+  Ort::IoBinding& binding = context.binding;
+  binding.ClearBoundInputs();
+  binding.ClearBoundOutputs();
+  context.staging.resize(inputs.size());
+  const OrtMemoryInfo* where = pinned ? pinned_info : static_cast<const OrtMemoryInfo*>(cpu);
+  std::vector<Ort::Value> values;  // kept until the run is over
+  values.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const InputSlot& slot = inputs[i];
     const std::vector<int64_t>& src = slot.kind == InputKind::InputIds       ? batch.input_ids
                                       : slot.kind == InputKind::AttentionMask ? batch.attention_mask
                                                                                : batch.token_type_ids;
-    if (slot.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64) {
-      values.push_back(Ort::Value::CreateTensor<int64_t>(impl_->cpu, const_cast<int64_t*>(src.data()), count,
-                                                         shape, 2));
+    const bool wide = slot.type == ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64;
+    const size_t bytes = count * (wide ? sizeof(int64_t) : sizeof(int32_t));
+    void* data;
+    if (wide && !pinned) {
+      data = const_cast<int64_t*>(src.data());  // read in place
     } else {
-      narrowed.emplace_back(src.begin(), src.end());
-      values.push_back(Ort::Value::CreateTensor<int32_t>(impl_->cpu, narrowed.back().data(), count, shape, 2));
+      data = context.staging[i].reserve(bytes, pinned ? this->pinned : nullptr);
+      if (wide) {
+        std::memcpy(data, src.data(), bytes);
+      } else {
+        std::copy(src.begin(), src.end(), static_cast<int32_t*>(data));
+      }
     }
-    names.push_back(slot.name.c_str());
+    values.push_back(Ort::Value::CreateTensor(where, data, bytes, shape, 2, slot.type));
+    binding.BindInput(slot.name.c_str(), values.back());
   }
-  const char* out_name = impl_->output_name.c_str();
-  try {
-    std::vector<Ort::Value> outputs =
-        impl_->session->Run(Ort::RunOptions{nullptr}, names.data(), values.data(), values.size(), &out_name, 1);
-    auto info = outputs[0].GetTensorTypeAndShapeInfo();
-    auto got = info.GetShape();
-    if (got.size() != 2 || got[0] != static_cast<int64_t>(batch.rows) || got[1] != num_labels_) {
-      std::string dims;
-      for (size_t i = 0; i < got.size(); ++i) dims += (i ? "," : "") + std::to_string(got[i]);
-      throw Error(ErrorCode::InvalidModel, "model output has shape [" + dims + "], expected [" +
-                                               std::to_string(batch.rows) + "," + std::to_string(num_labels_) + "]");
-    }
-    const size_t n = batch.rows * static_cast<size_t>(num_labels_);
-    if (impl_->output_type == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
-      std::memcpy(logits, outputs[0].GetTensorData<float>(), n * sizeof(float));
-    } else {
-      const Ort::Float16_t* half = outputs[0].GetTensorData<Ort::Float16_t>();
-      for (size_t i = 0; i < n; ++i) logits[i] = half[i].ToFloat();
-    }
-  } catch (const Ort::Exception& e) {
-    throw Error(ErrorCode::Inference, std::string("ONNX Runtime failed: ") + e.what());
+  // Outputs are a few floats a row: ONNX Runtime copies them into CPU memory.
+  binding.BindOutput(output_name.c_str(), cpu);
+  session->Run(Ort::RunOptions{nullptr}, binding);
+  binding.SynchronizeOutputs();
+  std::vector<Ort::Value> outputs = binding.GetOutputValues();
+  auto info = outputs[0].GetTensorTypeAndShapeInfo();
+  auto got = info.GetShape();
+  if (got.size() != 2 || got[0] != static_cast<int64_t>(batch.rows) || got[1] != labels) {
+    std::string dims;
+    for (size_t i = 0; i < got.size(); ++i) dims += (i ? "," : "") + std::to_string(got[i]);
+    throw Error(ErrorCode::InvalidModel, "model output has shape [" + dims + "], expected [" +
+                                             std::to_string(batch.rows) + "," + std::to_string(labels) + "]");
+  }
+  const size_t n = batch.rows * static_cast<size_t>(labels);
+  if (output_type == ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
+    std::memcpy(logits, outputs[0].GetTensorData<float>(), n * sizeof(float));
+  } else {
+    const Ort::Float16_t* half = outputs[0].GetTensorData<Ort::Float16_t>();
+    for (size_t i = 0; i < n; ++i) logits[i] = half[i].ToFloat();
   }
 }
 

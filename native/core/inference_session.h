@@ -1,6 +1,8 @@
 // ONNX Runtime session of a sequence-classification model: discovers which inputs the graph
 // takes (input_ids, attention_mask, token_type_ids) and their integer type, checks the logits
-// output, and runs one padded batch.
+// output, and runs one padded batch through an I/O binding. On CUDA the inputs are staged in the
+// provider's pinned host memory, so ONNX Runtime copies them to the GPU asynchronously on the run's
+// own stream instead of through a pageable bounce buffer.
 #pragma once
 
 #include <cstdint>
@@ -39,8 +41,21 @@ class InferenceSession {
   InferenceSession(const InferenceSession&) = delete;
   InferenceSession& operator=(const InferenceSession&) = delete;
 
-  // Runs one batch; writes rows * num_labels() logits (fp32) into `logits`. Thread-safe.
-  void run(const PackedBatch& batch, float* logits) const;
+  // What one thread needs to run batches: the I/O binding and the staging buffers it reuses.
+  class RunContext;
+  struct RunContextDeleter {
+    void operator()(RunContext* context) const;
+  };
+  using RunContextPtr = std::unique_ptr<RunContext, RunContextDeleter>;
+  RunContextPtr make_run_context() const;
+
+  // Runs one batch; writes rows * num_labels() logits (fp32) into `logits`. Thread-safe across
+  // contexts; one context is used by one thread at a time.
+  void run(const PackedBatch& batch, float* logits, RunContext& context) const;
+
+  // "pinned" when inputs are staged in the GPU provider's pinned host memory, else "cpu". Falls
+  // back to "cpu" for good (and keeps running) if ONNX Runtime refuses a pinned input.
+  std::string input_memory() const;
 
   int64_t num_labels() const { return num_labels_; }
   bool has_token_type_ids() const;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <new>
 #include <set>
 
 #include "batch_packing.h"
@@ -37,6 +38,12 @@ void apply_activation(Activation activation, float* row, size_t labels) {
       return;
     }
   }
+}
+
+// What a failure that is not a crossrank::Error means for the caller.
+Error from_exception(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) return Error(ErrorCode::OutOfMemory, "out of memory");
+  return Error(ErrorCode::Internal, e.what());
 }
 
 size_t window_for(size_t batch_size) { return std::clamp(batch_size * 8, kMinWindow, kMaxWindow); }
@@ -248,7 +255,7 @@ void Scheduler::tokenizer_loop() {
       finished_task();
       continue;
     } catch (const std::exception& e) {
-      fail(task.job, Error(ErrorCode::Internal, e.what()));
+      fail(task.job, from_exception(e));
       settle(task.job, n);
       finished_task();
       continue;
@@ -273,6 +280,7 @@ void Scheduler::inference_loop() {
   std::vector<Item> window;
   PackedBatch batch;
   std::vector<float> logits;
+  InferenceSession::RunContextPtr context;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -295,11 +303,23 @@ void Scheduler::inference_loop() {
       }
     }
     intake_cv_.notify_all();  // room in ready_ again
-    run_window(window, batch, logits);
+    if (!context) {
+      try {
+        context = session_.make_run_context();
+      } catch (const Error& e) {
+        for (auto& item : window) {
+          fail(item.job, e);
+          settle(item.job, 1);
+        }
+        continue;
+      }
+    }
+    run_window(window, batch, logits, *context);
   }
 }
 
-void Scheduler::run_window(std::vector<Item>& window, PackedBatch& batch, std::vector<float>& logits) {
+void Scheduler::run_window(std::vector<Item>& window, PackedBatch& batch, std::vector<float>& logits,
+                           InferenceSession::RunContext& context) {
   // Drop the work of cancelled or failed jobs before spending compute on it.
   size_t kept = 0;
   for (size_t i = 0; i < window.size(); ++i) {
@@ -343,7 +363,7 @@ void Scheduler::run_window(std::vector<Item>& window, PackedBatch& batch, std::v
     try {
       logits.resize(rows * labels);
       pack_batch(row_ptrs, columns, pad_id_, with_types, batch);
-      session_.run(batch, logits.data());
+      session_.run(batch, logits.data(), context);
       for (size_t r = 0; r < rows; ++r) {
         Item& item = window[start + r];
         float* row = logits.data() + r * labels;
@@ -353,7 +373,7 @@ void Scheduler::run_window(std::vector<Item>& window, PackedBatch& batch, std::v
     } catch (const Error& e) {
       for (size_t r = 0; r < rows; ++r) fail(window[start + r].job, e);
     } catch (const std::exception& e) {
-      for (size_t r = 0; r < rows; ++r) fail(window[start + r].job, Error(ErrorCode::Internal, e.what()));
+      for (size_t r = 0; r < rows; ++r) fail(window[start + r].job, from_exception(e));
     }
     for (size_t r = 0; r < rows; ++r) settle(window[start + r].job, 1);
     start += rows;

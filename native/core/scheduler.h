@@ -28,12 +28,11 @@
 #include <vector>
 
 #include "errors.h"
+#include "inference_session.h"
 #include "tokenizer.h"
 
 namespace crossrank {
 
-class InferenceSession;
-struct PackedBatch;
 
 enum class Activation { Identity, Sigmoid, Softmax, Tanh };
 
@@ -100,7 +99,8 @@ class Scheduler {
 
   void tokenizer_loop();
   void inference_loop();
-  void run_window(std::vector<Item>& window, PackedBatch& batch, std::vector<float>& logits);
+  void run_window(std::vector<Item>& window, PackedBatch& batch, std::vector<float>& logits,
+                  InferenceSession::RunContext& context);
   void settle(const std::shared_ptr<Job>& job, size_t items);
   void fail(const std::shared_ptr<Job>& job, const Error& error);
 
