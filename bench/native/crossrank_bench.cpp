@@ -77,12 +77,14 @@ std::vector<std::string> read_json_strings(const std::string& path) {
   return out;
 }
 
-int engine(const char* model, const char* tokenizer, const char* pairs_path, int threads, int batch, int reps) {
+int engine(const char* model, const char* tokenizer, const char* pairs_path, int threads, int batch, int reps,
+           int runs) {
   crossrank::EngineConfig config;
   config.model_path = model;
   config.tokenizer_path = tokenizer;
   config.pad_token = "[PAD]";
   config.session.intra_op_threads = threads;
+  config.concurrent_runs = static_cast<size_t>(runs);
   crossrank::CrossEncoderEngine engine(config);
   const auto flat = read_json_strings(pairs_path);
   crossrank::JobTexts texts;
@@ -110,12 +112,13 @@ int main(int argc, char** argv) {
   try {
     const std::string cmd = argc > 1 ? argv[1] : "";
     if (cmd == "gemm" && argc == 5) return gemm(argv[2], std::stoi(argv[3]), std::stoi(argv[4]));
-    if (cmd == "engine" && argc == 8) {
-      return engine(argv[2], argv[3], argv[4], std::stoi(argv[5]), std::stoi(argv[6]), std::stoi(argv[7]));
+    if (cmd == "engine" && (argc == 8 || argc == 9)) {
+      return engine(argv[2], argv[3], argv[4], std::stoi(argv[5]), std::stoi(argv[6]), std::stoi(argv[7]),
+                    argc == 9 ? std::stoi(argv[8]) : 0);
     }
     std::fprintf(stderr,
                  "usage: crossrank-bench gemm MODEL.onnx THREADS REPS\n"
-                 "       crossrank-bench engine MODEL.onnx TOKENIZER.json PAIRS.json THREADS BATCH REPS\n");
+                 "       crossrank-bench engine MODEL.onnx TOKENIZER.json PAIRS.json THREADS BATCH REPS [CONCURRENT_RUNS]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "crossrank-bench: %s\n", e.what());

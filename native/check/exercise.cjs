@@ -34,6 +34,12 @@ async function main() {
     w.once('message', () => w.terminate().then(resolve, reject));
     w.once('error', reject);
   });
+  // Three inference threads on one session, closed under load.
+  const parallel = await CrossEncoder.load(dir, { concurrentRuns: 3, threads: 1 });
+  const racing = Promise.allSettled(Array.from({ length: 300 }, (_, i) => parallel.predict([pairs[i % pairs.length]], { batchSize: 1 })));
+  await parallel.predict(pairs, { batchSize: 4 });
+  await parallel.close();
+  await racing;
   const dropped = await CrossEncoder.load(dir);
   await dropped.predict([['q', 'd']]);
   console.log('exercise: ok');

@@ -2,10 +2,11 @@
 # Runs the engine (the same core the addon uses: tokenizer C ABI, scheduler threads, batch packing,
 # ONNX Runtime) under valgrind memcheck on the bert-tiny fixture, without Node (V8's JIT makes
 # memcheck on node itself meaningless). Fails on any invalid access and on any definite leak.
-#   native/check/valgrind.sh [PAIRS]        (default 300)
+#   native/check/valgrind.sh [PAIRS] [RUNS]        (defaults 300 pairs, 2 batches in flight)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 pairs=${1:-300}
+runs=${2:-2}
 bin=build/Release/crossrank-bench
 [ -x "$bin" ] || { echo "build the addon first (npm ci / npm run build:native)" >&2; exit 2; }
 data=$(mktemp)
@@ -18,7 +19,7 @@ log=build/valgrind.log
 model=test/fixtures/models/bert-tiny
 valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
   --error-exitcode=3 --num-callers=30 --log-file="$log" \
-  "$bin" engine "$model/model.onnx" "$model/tokenizer.json" "$data" 2 16 1 >/dev/null || true
+  "$bin" engine "$model/model.onnx" "$model/tokenizer.json" "$data" 2 16 1 "$runs" >/dev/null || true
 # Judge each error by where it happens: in our code (the engine and the tokenizer crate, all linked
 # into crossrank-bench) or inside ONNX Runtime (reported, not failing: its one-time static
 # allocations and a self-memcpy in its CPU-feature detection).
