@@ -41,6 +41,19 @@ describe('GPU bundle (CPU-provider proof)', () => {
     for (const k of ['crossrank fp32 throughput', 'crossrank fp16 throughput', 'crossrank fp16 runs=2 throughput', 'sentence-transformers fp32', 'sentence-transformers fp16']) {
       expect(row[k], k).toBeGreaterThan(0);
     }
-    expect(json.meta.crossrankDevice).toMatchObject({ device: 'cpu', concurrentRuns: 1 });
+    expect(json.meta.crossrankDevice).toMatchObject({ device: 'cpu', concurrentRuns: 1, inputMemory: 'cpu' });
+    expect(table).toMatch(/crossrank ran on CPUExecutionProvider with inputs in cpu memory/);
+
+    // --merge: a second call for another model keeps the first model's row (one model per call on
+    // a machine that limits how long one command runs).
+    const second = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'minilm-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32', '--runs', '', '--merge'], {
+      encoding: 'utf8',
+      timeout: 600_000,
+      env: { ...process.env, PYTHON: python, CROSSRANK_GPU_CACHE: join(out, 'cache'), LD_LIBRARY_PATH: '' },
+    });
+    expect(second.status, second.stderr.slice(-3000)).toBe(0);
+    const merged = JSON.parse(readFileSync(join(bundle, 'results', 'gpu-proof-cpu.json'), 'utf8'));
+    expect(merged.rows.map((r: { model: string }) => r.model)).toEqual(['tinybert-l2', 'minilm-l2']);
+    expect(readFileSync(join(bundle, 'results', 'gpu-proof-cpu.md'), 'utf8')).toMatch(/\| tinybert-l2 \| 9000 [^\n]*\n\| minilm-l2 \| 4100 /);
   }, 600_000);
 });

@@ -4,6 +4,9 @@
 //
 //   node bench/gpu/run.mjs [--device cuda|cpu] [--models a,b] [--pairs N] [--python PATH] [--out DIR] [--runs 1,2]
 //
+// --merge: keep the rows of other models from an earlier results file (one model per call when a
+// machine limits how long one command may run). The report is rewritten after every model, so a
+// run cut short keeps what it measured.
 // --runs: fp16 is also run with each of these concurrentRuns values (batches in flight, each on its
 // own CUDA stream), to measure what overlapping copies and host work with kernels brings.
 //
@@ -11,7 +14,7 @@
 // bench/gpu/tokenizer/ holds the bert-base-uncased tokenizer. `--device cpu` runs the same flow on
 // the CPU provider (proves the bundle on a machine without a GPU).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +37,7 @@ const { values: opt } = parseArgs({
     out: { type: 'string', default: join(bench, 'results') },
     'st-batch': { type: 'string', default: '32,128' },
     runs: { type: 'string', default: '1' },
+    merge: { type: 'boolean', default: false },
   },
 });
 const device = opt.device;
@@ -73,8 +77,12 @@ writeFileSync(throughputPath, JSON.stringify(makePairs(words, pairsN, 21)));
 writeFileSync(rerankPath, JSON.stringify(makeRerankSets(words, reps + 1, 100, 22)));
 
 const stBatches = opt['st-batch'].split(',').map(Number);
-const rows = [];
+const name = device === 'cuda' ? 'gpu' : 'gpu-proof-cpu';
+const resultsPath = join(opt.out, `${name}.json`);
+const earlier = opt.merge && existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : { rows: [] };
+const rows = earlier.rows.filter((r) => !models.includes(r.model));
 const meta = { date: new Date().toISOString(), device, pairs: pairsN, reps, command: `node bench/gpu/run.mjs ${process.argv.slice(2).join(' ')}` };
+if (earlier.meta) meta.earlier = [...(earlier.meta.earlier ?? []), { date: earlier.meta.date, command: earlier.meta.command }];
 for (const model of models) {
   const dir = join(cache, model);
   const row = { model, seedV100: SEED_V100[model] };
@@ -128,31 +136,35 @@ for (const model of models) {
     }
   }
   rows.push(row);
+  rows.sort((a, b) => Object.keys(SEED_V100).indexOf(a.model) - Object.keys(SEED_V100).indexOf(b.model));
+  writeReport();
 }
+console.log(readFileSync(join(opt.out, `${name}.md`), 'utf8'));
 
-const fmt = (x) => (x == null ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
-const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '–');
-const card = meta.sentenceTransformers?.gpu ?? device;
-let md = `# crossrank ${device === 'cuda' ? 'GPU' : 'CPU-provider proof of the GPU'} benchmark\n\n`;
-md += `Run ${meta.date} with \`${meta.command}\` on ${card}. Throughput: ${pairsN} MS MARCO-like pairs in ${reps} slices (median); rerank: 1 query x 100 passages, ${reps} repetitions. `;
-md += `Random weights with the seed models' exact shapes: speed only. sentence-transformers: the best of batch sizes ${stBatches.join(', ')}.\n\n`;
-md += `| model | seed V100 (docs/s) | ST fp32 | ST fp16 | crossrank fp32 | crossrank fp16 | crossrank fp16 rerank 1x100 | best crossrank / seed | best crossrank / ST fp16 |\n`;
-md += `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`;
-for (const r of rows) {
-  const best = Math.max(r['crossrank fp32 throughput'] ?? 0, r['crossrank fp16 throughput'] ?? 0);
-  md += `| ${r.model} | ${r.seedV100} | ${fmt(r['sentence-transformers fp32'])} | ${fmt(r['sentence-transformers fp16'])} | ${fmt(r['crossrank fp32 throughput'])} | ${fmt(r['crossrank fp16 throughput'])} | ${fmt(r['crossrank fp16 rerank'])} | ${ratio(best, r.seedV100)} | ${ratio(best, r['sentence-transformers fp16'])} |\n`;
-}
-const runsList = opt.runs.split(',').filter(Boolean);
-if (runsList.length > 0) {
-  const defaultRuns = meta.crossrankDevice?.concurrentRuns;
-  md += `\nBatches in flight (concurrentRuns; default here ${defaultRuns}), crossrank fp16 throughput / rerank 1x100, docs/s:\n\n`;
-  md += `| model | default (${defaultRuns}) | ${runsList.map((r) => `runs=${r}`).join(' | ')} |\n| --- | ---: |${runsList.map(() => ' ---: |').join('')}\n`;
+function writeReport() {
+  const fmt = (x) => (x == null ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
+  const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '–');
+  const card = meta.sentenceTransformers?.gpu ?? device;
+  let md = `# crossrank ${device === 'cuda' ? 'GPU' : 'CPU-provider proof of the GPU'} benchmark\n\n`;
+  md += `Run ${meta.date} with \`${meta.command}\` on ${card}. Throughput: ${pairsN} MS MARCO-like pairs in ${reps} slices (median); rerank: 1 query x 100 passages, ${reps} repetitions. `;
+  md += `Random weights with the seed models' exact shapes: speed only. sentence-transformers: the best of batch sizes ${stBatches.join(', ')}. `;
+  md += `crossrank ran on ${meta.crossrankDevice?.providers?.[0] ?? '?'} with inputs in ${meta.crossrankDevice?.inputMemory ?? '?'} memory.\n\n`;
+  md += `| model | seed V100 (docs/s) | ST fp32 | ST fp16 | crossrank fp32 | crossrank fp16 | crossrank fp16 rerank 1x100 | best crossrank / seed | best crossrank / ST fp16 |\n`;
+  md += `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`;
   for (const r of rows) {
-    const cell = (label) => `${fmt(r[`${label} throughput`])} / ${fmt(r[`${label} rerank`])}`;
-    md += `| ${r.model} | ${cell('crossrank fp16')} | ${runsList.map((n) => cell(`crossrank fp16 runs=${n}`)).join(' | ')} |\n`;
+    const best = Math.max(r['crossrank fp32 throughput'] ?? 0, r['crossrank fp16 throughput'] ?? 0);
+    md += `| ${r.model} | ${r.seedV100} | ${fmt(r['sentence-transformers fp32'])} | ${fmt(r['sentence-transformers fp16'])} | ${fmt(r['crossrank fp32 throughput'])} | ${fmt(r['crossrank fp16 throughput'])} | ${fmt(r['crossrank fp16 rerank'])} | ${ratio(best, r.seedV100)} | ${ratio(best, r['sentence-transformers fp16'])} |\n`;
   }
+  const runsList = opt.runs.split(',').filter(Boolean);
+  if (runsList.length > 0) {
+    const defaultRuns = meta.crossrankDevice?.concurrentRuns;
+    md += `\nBatches in flight (concurrentRuns; default here ${defaultRuns}), crossrank fp16 throughput / rerank 1x100, docs/s:\n\n`;
+    md += `| model | default (${defaultRuns}) | ${runsList.map((r) => `runs=${r}`).join(' | ')} |\n| --- | ---: |${runsList.map(() => ' ---: |').join('')}\n`;
+    for (const r of rows) {
+      const cell = (label) => `${fmt(r[`${label} throughput`])} / ${fmt(r[`${label} rerank`])}`;
+      md += `| ${r.model} | ${cell('crossrank fp16')} | ${runsList.map((n) => cell(`crossrank fp16 runs=${n}`)).join(' | ')} |\n`;
+    }
+  }
+  writeFileSync(resultsPath, JSON.stringify({ meta, rows }, null, 1));
+  writeFileSync(join(opt.out, `${name}.md`), md);
 }
-const name = device === 'cuda' ? 'gpu' : 'gpu-proof-cpu';
-writeFileSync(join(opt.out, `${name}.json`), JSON.stringify({ meta, rows }, null, 1));
-writeFileSync(join(opt.out, `${name}.md`), md);
-console.log(md);

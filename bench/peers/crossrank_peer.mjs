@@ -59,7 +59,7 @@ process.stdout.write(
   JSON.stringify({
     system: 'crossrank',
     versions: { crossrank: '0.1.0', onnxruntime: ce.info.onnxruntimeVersion },
-    device: { device: ce.info.device, reason: ce.info.deviceReason, providers: ce.info.providers, concurrentRuns: ce.info.concurrentRuns },
+    device: { device: ce.info.device, reason: ce.info.deviceReason, providers: ce.info.providers, concurrentRuns: ce.info.concurrentRuns, inputMemory: ce.info.inputMemory },
     results,
   }),
 );
