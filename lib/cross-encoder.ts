@@ -245,7 +245,7 @@ export class CrossEncoder {
       device: n.device,
       deviceReason: n.deviceReason,
       providers: n.providers,
-      inputMemory: n.inputMemory,
+      inputMemory: nativeModel.inputMemory ?? 'cpu',
       concurrentRuns: n.concurrentRuns,
       onnxruntimeVersion: binding.versions.onnxruntime,
     };
@@ -254,7 +254,7 @@ export class CrossEncoder {
 
   /** What was loaded and how it runs. */
   get info(): ModelInfo {
-    const inputMemory = this.#native?.info().inputMemory ?? this.#info.inputMemory; // may fall back after load
+    const inputMemory = this.#native?.inputMemory ?? this.#info.inputMemory; // may fall back after load
     return { ...this.#info, inputMemory, inputs: [...this.#info.inputs], labels: this.#info.labels && [...this.#info.labels] };
   }
 

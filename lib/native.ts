@@ -50,7 +50,6 @@ export interface NativeInfo {
   outputType: 'float32' | 'float16';
   device: 'cpu' | 'cuda';
   deviceReason: string;
-  inputMemory: 'cpu' | 'pinned';
   providers: string[];
 }
 
@@ -62,6 +61,8 @@ export interface NativeModel {
   /** Queued calls reject with CLOSED at once; resolves when the batch in flight has finished. */
   close(): Promise<void>;
   readonly closed: boolean;
+  /** Where inputs are staged; undefined once closed. Read live: it can fall back from 'pinned' to 'cpu'. */
+  readonly inputMemory: 'cpu' | 'pinned' | undefined;
 }
 
 export interface NativeBinding {

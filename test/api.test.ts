@@ -219,6 +219,8 @@ describe('info', () => {
     const m = await CrossEncoder.load(modelDir('bert-tiny'), { device: 'auto' });
     expect(m.info.device).toBe('cpu');
     expect(m.info.deviceReason).toMatch(/CPU/);
+    expect(m.info.inputMemory).toBe('cpu');
     await m.close();
+    expect(m.info.inputMemory).toBe('cpu'); // read live while open, from the load snapshot once closed
   });
 });

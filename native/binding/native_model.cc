@@ -175,6 +175,7 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                                        InstanceMethod<&NativeModel::Info>("info"),
                                        InstanceMethod<&NativeModel::Close>("close"),
                                        InstanceAccessor<&NativeModel::IsClosed>("closed"),
+                                       InstanceAccessor<&NativeModel::InputMemory>("inputMemory"),
                                    });
   auto* data = new AddonData();
   data->constructor = Napi::Persistent(cls);
@@ -316,7 +317,6 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   out.Set("outputType", Napi::String::New(env, s.output_type()));
   out.Set("device", Napi::String::New(env, s.device().device));
   out.Set("deviceReason", Napi::String::New(env, s.device().reason));
-  out.Set("inputMemory", Napi::String::New(env, s.input_memory()));
   Napi::Array providers = Napi::Array::New(env);
   for (size_t i = 0; i < s.device().providers.size(); ++i) providers.Set(i, Napi::String::New(env, s.device().providers[i]));
   out.Set("providers", providers);
@@ -342,6 +342,12 @@ Napi::Value NativeModel::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeModel::IsClosed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), !engine_);
+}
+
+// A property of its own, not part of info(): it can change after load (pinned -> cpu fallback).
+Napi::Value NativeModel::InputMemory(const Napi::CallbackInfo& info) {
+  if (!engine_) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), engine_->session().input_memory());
 }
 
 }  // namespace crossrank::binding

@@ -39,6 +39,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
+  Napi::Value InputMemory(const Napi::CallbackInfo& info);
 
   // The environment (main thread or a worker) is going away: stop writing into its memory.
   static void EnvCleanup(void* self);

@@ -82,7 +82,7 @@ class StagingBuffer {
 
 class InferenceSession::RunContext {
  public:
-  explicit RunContext(Ort::Session& session) : binding(session) {}
+  RunContext(Ort::Session& session, size_t inputs) : binding(session), staging(inputs) {}
   Ort::IoBinding binding;
   std::vector<StagingBuffer> staging;  // one per model input
 };
@@ -138,7 +138,7 @@ InferenceSession::InferenceSession(const std::string& model_path, const SessionO
         }
       }
     } catch (const Ort::Exception&) {
-      impl_->use_pinned = false;
+      // not offered: inputs stay in ordinary memory
     }
   }
 
@@ -224,7 +224,7 @@ void InferenceSession::RunContextDeleter::operator()(RunContext* context) const 
 
 InferenceSession::RunContextPtr InferenceSession::make_run_context() const {
   try {
-    return RunContextPtr(new RunContext(*impl_->session));
+    return RunContextPtr(new RunContext(*impl_->session, impl_->inputs.size()));
   } catch (const Ort::Exception& e) {
     throw Error(ErrorCode::Internal, std::string("cannot create an I/O binding: ") + e.what());
   }
@@ -257,7 +257,6 @@ void InferenceSession::Impl::run_bound(const PackedBatch& batch, float* logits, 
   Ort::IoBinding& binding = context.binding;
   binding.ClearBoundInputs();
   binding.ClearBoundOutputs();
-  context.staging.resize(inputs.size());
   const OrtMemoryInfo* where = pinned ? pinned_info : static_cast<const OrtMemoryInfo*>(cpu);
   std::vector<Ort::Value> values;  // kept until the run is over
   values.reserve(inputs.size());

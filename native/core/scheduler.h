@@ -33,7 +33,6 @@
 
 namespace crossrank {
 
-
 enum class Activation { Identity, Sigmoid, Softmax, Tanh };
 
 struct PredictOptions {
