@@ -2,7 +2,8 @@
 // its failure is explained, 'auto' falls back to the CPU and says why. On a GPU host the same
 // calls pick CUDA (bench/gpu/run.mjs checks that).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -11,7 +12,19 @@ import { CrossEncoder } from '../lib/index.js';
 import { cudaProviderPath } from '../lib/native.js';
 import { modelDir } from './helpers.js';
 
-const dist = join(__dirname, '..', 'dist', 'index.cjs');
+const root = join(__dirname, '..');
+const dist = join(root, 'dist', 'index.cjs');
+const release = join(root, 'build', 'Release');
+const cpuOnlyCore = join(root, 'node_modules', 'com.github.asus4.onnxruntime', 'Plugins', 'Linux', 'x64', 'libonnxruntime.so');
+
+/** A folder holding `core` as libonnxruntime.so.1 (and providers_shared if asked): on
+ *  LD_LIBRARY_PATH it replaces the core beside the addon, which the addon finds through RUNPATH. */
+function coreFolder(core: string, withProvidersShared: boolean): string {
+  const dir = mkdtempSync(join(tmpdir(), 'crossrank-core-'));
+  copyFileSync(core, join(dir, 'libonnxruntime.so.1'));
+  if (withProvidersShared) copyFileSync(join(release, 'libonnxruntime_providers_shared.so'), join(dir, 'libonnxruntime_providers_shared.so'));
+  return dir;
+}
 
 /** Loads in a fresh process (provider registration is once per process) with the given env. */
 function loadIn(env: Record<string, string>, options: object): { code?: string; message?: string; info?: { device: string; deviceReason: string; providers: string[] } } {
@@ -30,6 +43,32 @@ describe('CUDA execution provider', () => {
     const path = cudaProviderPath();
     expect(path).toMatch(/libonnxruntime_providers_cuda\.so$/);
     expect(existsSync(path)).toBe(true);
+  });
+
+  it('builds against a CUDA-enabled ONNX Runtime core with the provider bridge beside it', () => {
+    // The CUDA provider calls back into CUDA host functions of the core: a CPU-only core crashed
+    // in the first Run on a GPU. Only the CUDA-enabled build exports this entry point.
+    const symbols = spawnSync('nm', ['-D', '--defined-only', join(release, 'libonnxruntime.so.1')], { encoding: 'utf8' });
+    expect(symbols.status, symbols.stderr).toBe(0);
+    expect(symbols.stdout).toMatch(/OrtSessionOptionsAppendExecutionProvider_CUDA/);
+    expect(existsSync(join(release, 'libonnxruntime_providers_shared.so'))).toBe(true);
+  });
+
+  it("device 'cuda' on a CPU-only core: CUDA_UNAVAILABLE naming the core, before the provider loads", () => {
+    const dir = coreFolder(cpuOnlyCore, true);
+    const r = loadIn({ LD_LIBRARY_PATH: dir }, { device: 'cuda' });
+    expect(r.code).toBe('CUDA_UNAVAILABLE');
+    expect(r.message).toContain(`core library in use (${join(dir, 'libonnxruntime.so.1')}) is a CPU-only build`);
+    const auto = loadIn({ LD_LIBRARY_PATH: dir }, { device: 'auto' });
+    expect(auto.info?.device).toBe('cpu');
+    expect(auto.info?.deviceReason).toMatch(/CPU-only build/);
+  });
+
+  it("device 'cuda' without libonnxruntime_providers_shared.so beside the core: CUDA_UNAVAILABLE naming it", () => {
+    const dir = coreFolder(join(release, 'libonnxruntime.so.1'), false);
+    const r = loadIn({ LD_LIBRARY_PATH: dir }, { device: 'cuda' });
+    expect(r.code).toBe('CUDA_UNAVAILABLE');
+    expect(r.message).toMatch(/libonnxruntime_providers_shared\.so is missing beside the ONNX Runtime core library/);
   });
 
   it("device 'cuda' without the CUDA 13 libraries: CUDA_UNAVAILABLE naming them", () => {

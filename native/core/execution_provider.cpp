@@ -1,5 +1,6 @@
 #include "execution_provider.h"
 
+#include <dlfcn.h>
 #include <onnxruntime_cxx_api.h>
 
 #include <fstream>
@@ -28,6 +29,32 @@ std::string explain_registration_failure(const std::string& path, const std::str
   return "cannot register the CUDA provider library " + path + ": " + ort_message;
 }
 
+// The CUDA provider library is built against ONNX Runtime's provider bridge: it calls back into the
+// core library's CUDA host functions, which only a CUDA-enabled core build has (a CPU-only core
+// lets the session load, then crashes inside the first Run), and it needs
+// libonnxruntime_providers_shared.so beside the core. Returns what is missing, or "".
+std::string check_core_for_cuda() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&OrtGetApiBase), &info) == 0 || info.dli_fname == nullptr) {
+    return "";  // cannot tell where the core library is: let registration speak for itself
+  }
+  const std::string core = info.dli_fname;
+  void* handle = dlopen(core.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  const bool cuda_enabled = handle != nullptr && dlsym(handle, "OrtSessionOptionsAppendExecutionProvider_CUDA") != nullptr;
+  if (handle != nullptr) dlclose(handle);
+  if (!cuda_enabled) {
+    return "the ONNX Runtime core library in use (" + core +
+           ") is a CPU-only build; the CUDA provider needs the CUDA-enabled build of the same version (npm "
+           "onnxruntime-node@1.29.0, an optional dependency of crossrank: reinstall with optional dependencies)";
+  }
+  const std::string dir = core.substr(0, core.find_last_of('/') + 1);
+  if (!std::ifstream(dir + "libonnxruntime_providers_shared.so").good()) {
+    return "libonnxruntime_providers_shared.so is missing beside the ONNX Runtime core library " + core +
+           " (the CUDA provider loads through it)";
+  }
+  return "";
+}
+
 // Registers the provider library once per process; later calls return the first outcome's error.
 const std::string& register_cuda_provider(Ort::Env& env, const std::string& path) {
   static std::mutex mutex;
@@ -54,6 +81,8 @@ void try_cuda(Ort::Env& env, Ort::SessionOptions& options, const DeviceRequest& 
   if (!std::ifstream(request.cuda_provider_path).good()) {
     throw Error(ErrorCode::CudaUnavailable, "the CUDA provider library " + request.cuda_provider_path + " does not exist");
   }
+  static const std::string core_problem = check_core_for_cuda();
+  if (!core_problem.empty()) throw Error(ErrorCode::CudaUnavailable, core_problem);
   const std::string& failure = register_cuda_provider(env, request.cuda_provider_path);
   if (!failure.empty()) throw Error(ErrorCode::CudaUnavailable, failure);
 
