@@ -70,4 +70,29 @@ describe('GPU bundle (CPU-provider proof)', () => {
     expect(again.status, again.stderr).toBe(0);
     expect(readFileSync(mdPath, 'utf8')).toBe(written);
   }, 600_000);
+
+  it('the lease scripts stage the parts, build the models and run the benchmark flow', () => {
+    // What a time-limited GPU lease runs (bench/gpu/lease/), here on the CPU provider.
+    const out = mkdtempSync(join(tmpdir(), 'crossrank-lease-'));
+    const parts = join(out, 'parts');
+    const pack = spawnSync(process.execPath, [join(root, 'bench/gpu/bundle.mjs'), '--out', parts, '--no-cuda', '--no-node', '--part-mb', '1'], { encoding: 'utf8' });
+    expect(pack.status, pack.stderr).toBe(0);
+    const env = { ...process.env, PYTHON: python, LEASE_DIR: join(out, 'lease'), LEASE_MODELS: 'tinybert-l2', OUT: join(out, 'out'), LD_LIBRARY_PATH: '' };
+    const sh = (script: string, ...args: string[]) => spawnSync('sh', [join(root, 'bench/gpu/lease', script), ...args], { cwd: root, encoding: 'utf8', env, timeout: 600_000 });
+    const stage = sh('stage.sh', parts);
+    expect(stage.status, stage.stderr).toBe(0);
+    expect(readdirSync(join(out, 'lease'))).toContain('unpack.sh');
+    // As the first call starts it, with its log in the lease folder (bench.sh returns it).
+    const prep = spawnSync('sh', ['-c', `sh ${join(root, 'bench/gpu/lease/prep.sh')} > "$LEASE_DIR/prep.log" 2>&1`], { cwd: root, encoding: 'utf8', env, timeout: 600_000 });
+    expect(prep.status).toBe(0);
+    expect(readFileSync(join(out, 'lease', 'prep.log'), 'utf8')).toMatch(/prep ok in \d+ s/);
+    expect(existsSync(join(out, 'lease', 'models', 'tinybert-l2', 'onnx', 'model_fp16.onnx'))).toBe(true);
+    const bench = sh('bench.sh', 'tinybert-l2', '--device', 'cpu', '--pairs', '60', '--reps', '2', '--st-batch', '32', '--runs', '');
+    expect(bench.status, bench.stderr.slice(-3000)).toBe(0);
+    // Results where the device call returns them, and kept for --merge in a later call.
+    expect(readFileSync(join(out, 'out', 'res', 'gpu-proof-cpu.md'), 'utf8')).toMatch(/\| tinybert-l2 \| 9000 \| \d+/);
+    expect(existsSync(join(out, 'lease', 'res', 'gpu-proof-cpu.json'))).toBe(true);
+    expect(existsSync(join(out, 'out', 'prep.log'))).toBe(true);
+    rmSync(out, { recursive: true, force: true });
+  }, 600_000);
 });
