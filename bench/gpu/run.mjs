@@ -28,6 +28,8 @@ import { median } from '../lib/report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bench = resolve(here, '..');
+// Rows per run of the throughput workload unless --batch adds others.
+const DEFAULT_BATCH = { cuda: 256, cpu: 32 };
 const SEED_V100 = { 'tinybert-l2': 9000, 'minilm-l2': 4100, 'minilm-l4': 2500, 'minilm-l6': 1800, 'minilm-l12': 960, 'electra-base': 340 };
 
 const { values: opt } = parseArgs({
@@ -46,7 +48,6 @@ const { values: opt } = parseArgs({
     'batch': { type: 'string', default: '' },
   },
 });
-// --report-only RESULTS.json: rewrite RESULTS.md from a results file (after a change to the report).
 if (opt['report-only']) {
   const saved = JSON.parse(readFileSync(opt['report-only'], 'utf8'));
   const path = opt['report-only'].replace(/\.json$/, '.md');
@@ -107,7 +108,7 @@ for (const model of models) {
   } catch (error) {
     row.parity = { error: String(error.message).slice(0, 500) };
   }
-  const defaultBatch = device === 'cuda' ? 256 : 32;
+  const defaultBatch = DEFAULT_BATCH[device];
   const variants = [
     ['crossrank fp32', 'onnx/model.onnx', undefined, defaultBatch],
     ['crossrank fp16', 'onnx/model_fp16.onnx', undefined, defaultBatch],
@@ -176,10 +177,7 @@ function report(meta, rows) {
   const fmt = (x) => (x == null ? '–' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
   const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '–');
   const { device, pairs, reps } = meta;
-  // Older results files did not record these: the defaults they ran with.
-  const stBatches = meta.stBatches ?? [32, 128];
-  const runsList = meta.runs ?? ['1'];
-  const parityPairs = meta.parityPairs ?? 512;
+  const { stBatches, runs: runsList, batches, parityPairs } = meta;
   const card = meta.sentenceTransformers?.gpu ?? device;
   let md = `# crossrank ${device === 'cuda' ? 'GPU' : 'CPU-provider proof of the GPU'} benchmark\n\n`;
   md += `Run ${meta.date} with \`${meta.command}\` on ${card}. Throughput: ${pairs} MS MARCO-like pairs in ${reps} slices (median); rerank: 1 query x 100 passages, ${reps} repetitions. `;
@@ -187,7 +185,6 @@ function report(meta, rows) {
   md += `crossrank ran on ${meta.crossrankDevice?.providers?.[0] ?? '?'} with inputs in ${meta.crossrankDevice?.inputMemory ?? '?'} memory.\n\n`;
   md += `| model | seed V100 (docs/s) | ST fp32 | ST fp16 | crossrank fp32 | crossrank fp16 | crossrank fp16 rerank 1x100 | best crossrank / seed | best crossrank / ST fp16 | best crossrank / best ST |\n`;
   md += `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`;
-  const batches = meta.batches ?? [];
   const crossrankBest = (r) => Math.max(r['crossrank fp32 throughput'] ?? 0, r['crossrank fp16 throughput'] ?? 0, ...batches.map((b) => r[`crossrank fp16 batch=${b} throughput`] ?? 0));
   for (const r of rows) {
     const best = crossrankBest(r);
@@ -204,7 +201,7 @@ function report(meta, rows) {
   }
   if (batches.length > 0) {
     md += `\ncrossrank fp16 throughput by batch size (rows per run), docs/s:\n\n`;
-    md += `| model | ${meta.device === 'cuda' ? 256 : 32} (default) | ${batches.join(' | ')} |\n| --- | ---: |${batches.map(() => ' ---: |').join('')}\n`;
+    md += `| model | ${DEFAULT_BATCH[device]} (default) | ${batches.join(' | ')} |\n| --- | ---: |${batches.map(() => ' ---: |').join('')}\n`;
     for (const r of rows) md += `| ${r.model} | ${fmt(r['crossrank fp16 throughput'])} | ${batches.map((b) => fmt(r[`crossrank fp16 batch=${b} throughput`])).join(' | ')} |\n`;
   }
   if (runsList.length > 0) {

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { CrossEncoder } from '../../dist/index.js';
+import { spearman } from './stats.mjs';
 
 const dir = process.argv[2];
 // The same parity set as convert.py, produced by it.
@@ -17,27 +18,6 @@ const pairs = JSON.parse(
 );
 const groups = pairs.map((p) => p[0]);
 
-function ranks(values) {
-  const order = values.map((v, i) => [v, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  const r = new Array(values.length);
-  order.forEach(([, i], k) => (r[i] = k));
-  return r;
-}
-function spearman(a, b) {
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const n = a.length;
-  const mean = (n - 1) / 2;
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  for (let i = 0; i < n; i++) {
-    num += (ra[i] - mean) * (rb[i] - mean);
-    da += (ra[i] - mean) ** 2;
-    db += (rb[i] - mean) ** 2;
-  }
-  return num / Math.sqrt(da * db);
-}
 function top10(a, b) {
   const out = [];
   for (const g of new Set(groups)) {
