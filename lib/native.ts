@@ -67,7 +67,7 @@ export interface NativeModel {
 
 export interface NativeBinding {
   NativeModel: { load(options: NativeLoadOptions): Promise<NativeModel> };
-  versions: { onnxruntime: string; ortApi: number };
+  versions: { onnxruntime: string; ortApi: number; tokenizerAllocator: 'mimalloc' | 'system' };
 }
 
 let binding: NativeBinding | undefined;

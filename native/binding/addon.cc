@@ -1,8 +1,10 @@
-// Module entry: exports the NativeModel class and the versions the addon was built against.
+// Module entry: exports the NativeModel class and the versions the addon was built against
+// (and with which allocator its tokenizer crate was built).
 #include <napi.h>
 #include <onnxruntime_cxx_api.h>
 
 #include "native_model.h"
+#include "tokenizer.h"
 
 namespace {
 
@@ -11,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object versions = Napi::Object::New(env);
   versions.Set("onnxruntime", Napi::String::New(env, Ort::GetVersionString()));
   versions.Set("ortApi", Napi::Number::New(env, ORT_API_VERSION));
+  versions.Set("tokenizerAllocator", Napi::String::New(env, crossrank::Tokenizer::allocator()));
   exports.Set("versions", versions);
   return exports;
 }

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
-node node_modules/cmake-js/bin/cmake-js compile --out build/asan --CDCMAKE_BUILD_TYPE=RelWithDebInfo \
+node node_modules/cmake-js/bin/cmake-js compile --out build/asan --CDCMAKE_BUILD_TYPE=RelWithDebInfo --CDCROSSRANK_TOKENIZER_MIMALLOC=OFF \
   --CDCMAKE_CXX_FLAGS="$flags" --CDCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
 export CROSSRANK_ADDON=$PWD/build/asan/Release/crossrank.node
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"

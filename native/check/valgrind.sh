@@ -7,8 +7,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 pairs=${1:-300}
 runs=${2:-2}
-bin=build/Release/crossrank-bench
-[ -x "$bin" ] || { echo "build the addon first (npm ci / npm run build:native)" >&2; exit 2; }
+# Its own build of the engine, with the system allocator in the tokenizer crate: memcheck must see
+# every allocation (the release build gives the crate mimalloc, whose heap memcheck cannot track).
+build=build/valgrind
+[ -d node_modules ] || { echo "install first (npm ci)" >&2; exit 2; }
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCROSSRANK_TOKENIZER_MIMALLOC=OFF >/dev/null
+cmake --build "$build" --target crossrank-bench >"$build.log" 2>&1 || { tail -30 "$build.log" >&2; exit 1; }
+bin=$build/crossrank-bench
+if nm "$bin" | grep -q ' mi_malloc$'; then echo "valgrind build links mimalloc: memcheck would miss its heap" >&2; exit 1; fi
 data=$(mktemp)
 node -e '
   const p = JSON.parse(require("fs").readFileSync("test/fixtures/pairs.json", "utf8")).pairs;

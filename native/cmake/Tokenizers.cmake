@@ -7,7 +7,21 @@ if(NOT CARGO_EXECUTABLE)
 endif()
 
 set(_tk_dir "${CMAKE_CURRENT_SOURCE_DIR}/native/tokenizers")
-set(_tk_target_dir "${CMAKE_BINARY_DIR}/cargo")
+# mimalloc for the crate's allocations (src/lib.rs says why). Off where a tool must see every
+# allocation: the fuzz build (ASan, libFuzzer's malloc hooks) and the valgrind check build.
+if(CROSSRANK_FUZZ)
+  set(_tk_mimalloc_default OFF)
+else()
+  set(_tk_mimalloc_default ON)
+endif()
+option(CROSSRANK_TOKENIZER_MIMALLOC "Build the tokenizer crate with mimalloc as its allocator" ${_tk_mimalloc_default})
+if(CROSSRANK_TOKENIZER_MIMALLOC)
+  set(_tk_feature_args "")
+  set(_tk_target_dir "${CMAKE_BINARY_DIR}/cargo")
+else()
+  set(_tk_feature_args --no-default-features)
+  set(_tk_target_dir "${CMAKE_BINARY_DIR}/cargo-system-alloc")  # its own dir: no stale library
+endif()
 set(CROSSRANK_RUSTFLAGS "" CACHE STRING "Extra RUSTFLAGS for the tokenizer crate")
 if(CROSSRANK_RUSTFLAGS)
   # With an explicit --target, RUSTFLAGS reach our crates only, not build scripts and proc macros
@@ -24,7 +38,7 @@ endif()
 add_custom_command(
   OUTPUT "${_tk_lib}"
   COMMAND ${CMAKE_COMMAND} -E env CARGO_TARGET_DIR=${_tk_target_dir} "RUSTFLAGS=${CROSSRANK_RUSTFLAGS}"
-          ${CARGO_EXECUTABLE} build --release --locked ${_tk_target_args} --manifest-path ${_tk_dir}/Cargo.toml
+          ${CARGO_EXECUTABLE} build --release --locked ${_tk_target_args} ${_tk_feature_args} --manifest-path ${_tk_dir}/Cargo.toml
   DEPENDS ${_tk_dir}/Cargo.toml ${_tk_dir}/Cargo.lock ${_tk_dir}/src/lib.rs
   COMMENT "Building the tokenizer crate with cargo"
   USES_TERMINAL)

@@ -26,6 +26,8 @@ Tokenizer::Tokenizer(const std::string& path, size_t max_length, bool truncate_l
   }
 }
 
+const char* Tokenizer::allocator() { return crt_allocator(); }
+
 Tokenizer::~Tokenizer() { crt_tokenizer_free(handle_); }
 
 void Tokenizer::encode(std::string_view first, const std::string_view* second, Encoding& out) const {

@@ -20,6 +20,9 @@ struct Encoding {
 
 class Tokenizer {
  public:
+  // The allocator the tokenizer crate was built with: "mimalloc" or "system".
+  static const char* allocator();
+
   // Loads tokenizer.json; pairs are truncated longest_first to max_length tokens.
   Tokenizer(const std::string& path, size_t max_length, bool truncate_left);
   ~Tokenizer();

@@ -18,6 +18,8 @@ CrtTokenizer* crt_tokenizer_load(const char* path, size_t max_length, int32_t tr
                                  char** error);
 void crt_tokenizer_free(CrtTokenizer* tokenizer);
 void crt_string_free(char* s);
+/* The allocator the crate was built with: "mimalloc" or "system" (static, never freed). */
+const char* crt_allocator(void);
 
 /* Vocabulary id of a token (added tokens included), or -1. */
 int64_t crt_tokenizer_token_to_id(const CrtTokenizer* tokenizer, const char* token);
