@@ -109,6 +109,22 @@ export interface ModelInfo {
   onnxruntimeVersion: string;
 }
 
+/** Counters since load (CrossEncoder.stats()), for tuning batch settings and for benchmarks. */
+export interface ModelStats {
+  /** Pairs the model has scored. */
+  pairs: number;
+  /** Model runs. */
+  batches: number;
+  /** Real tokens in the scored pairs. */
+  tokens: number;
+  /** Positions the model computed: each batch's rows times its longest row. tokens / paddedTokens is the share not spent on padding. */
+  paddedTokens: number;
+  /** Windows of tokenized pairs, each sorted by length and cut into batches. */
+  windows: number;
+  /** Windows started half full instead of full, because tokenization was behind inference. */
+  earlyWindows: number;
+}
+
 const LOAD_KEYS = [
   'device', 'deviceId', 'precision', 'threads', 'tokenizerThreads', 'concurrentRuns', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'allowSpinning', 'maxQueuedPairs',
 ] as const;
@@ -256,6 +272,15 @@ export class CrossEncoder {
   get info(): ModelInfo {
     const inputMemory = this.#native?.inputMemory ?? this.#info.inputMemory; // may fall back after load
     return { ...this.#info, inputMemory, inputs: [...this.#info.inputs], labels: this.#info.labels && [...this.#info.labels] };
+  }
+
+  /** Counters since load: pairs, batches, tokens against padded positions, windows. */
+  stats(): ModelStats {
+    try {
+      return this.#open().stats();
+    } catch (error) {
+      throw fromNative(error);
+    }
   }
 
   get closed(): boolean {

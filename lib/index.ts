@@ -4,6 +4,7 @@ export type {
   Device,
   LoadOptions,
   ModelInfo,
+  ModelStats,
   Precision,
   PredictOptions,
   RerankOptions,

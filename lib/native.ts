@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { ModelStats } from './cross-encoder.js';
 import { CrossrankError } from './errors.js';
 
 export interface NativeLoadOptions {
@@ -58,6 +59,7 @@ export interface NativeModel {
   predict(first: string[], second: string[] | null, options: NativePredictOptions): Promise<Float32Array>;
   encode(first: string[], second: string[] | null): Promise<{ ids: Uint32Array[]; typeIds: Uint32Array[] }>;
   info(): NativeInfo;
+  stats(): ModelStats;
   /** Queued calls reject with CLOSED at once; resolves when the batch in flight has finished. */
   close(): Promise<void>;
   readonly closed: boolean;

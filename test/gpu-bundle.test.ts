@@ -42,6 +42,9 @@ describe('GPU bundle (CPU-provider proof)', () => {
     for (const k of ['crossrank fp32 throughput', 'crossrank fp16 throughput', 'crossrank fp16 runs=2 throughput', 'crossrank fp16 batch=64 throughput', 'sentence-transformers fp32', 'sentence-transformers fp16']) {
       expect(row[k], k).toBeGreaterThan(0);
     }
+    // What the scheduler did during the fp16 throughput run, for telling a tokenization bound apart.
+    expect(row['crossrank fp16 throughput scheduler'].pairs).toBeGreaterThan(0);
+    expect(table).toMatch(/\| tinybert-l2 \| \d+ \| \d+ \| [\d.]+ % \| \d+ of \d+ \|/);
     // The parity step ran (CPU against CPU here: fp32 identical, fp16 a real comparison).
     expect(row.parity.fp32MaxAbsDiff).toBe(0);
     expect(row.parity.fp16MaxAbsDiff).toBeGreaterThan(0);

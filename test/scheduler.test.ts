@@ -1,9 +1,11 @@
 // The per-model scheduler: one queue for every concurrent call, batches across calls,
 // back-pressure, cancellation of queued work.
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../lib/index.js';
-import { maxAbsDiff, modelDir, parityPairs } from './helpers.js';
+import { FIXTURES, maxAbsDiff, modelDir, parityPairs } from './helpers.js';
 
 const { pairs } = parityPairs();
 let bert: CrossEncoder;
@@ -60,5 +62,48 @@ describe('scheduler', () => {
     const m = await CrossEncoder.load(modelDir('bert-tiny'));
     await m.predict(repeat(3));
     expect(m.closed).toBe(false);
+  });
+
+  it('stats() counts every scored pair, its real tokens and the padded positions the batches computed', async () => {
+    const m = await CrossEncoder.load(modelDir('bert-tiny'));
+    const first = repeat(700);
+    const second = repeat(300).reverse();
+    await m.predict(first, { batchSize: 64 });
+    await m.predict(second);
+    const tokenCount = async (p: [string, string][]) => (await m.tokenize(p)).ids.reduce((n, ids) => n + ids.length, 0);
+    const s = m.stats();
+    expect(s.pairs).toBe(1000);
+    expect(s.tokens).toBe((await tokenCount(first)) + (await tokenCount(second)));
+    expect(s.paddedTokens).toBeGreaterThanOrEqual(s.tokens);
+    expect(s.batches).toBeGreaterThanOrEqual(Math.ceil(700 / 64) + 1);
+    expect(s.windows).toBeGreaterThanOrEqual(2);
+    await m.close();
+    expect(() => m.stats()).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+  });
+
+  it('windows wait to be full while inference is the bottleneck: sorted by length, batches carry little padding', async () => {
+    // bert-tiny on the CPU scores about 4x slower than two threads tokenize.
+    const m = await CrossEncoder.load(modelDir('bert-tiny'));
+    await m.predict(repeat(4000));
+    const s = m.stats();
+    expect(s.earlyWindows).toBe(0);
+    expect(s.windows).toBe(2); // 4,000 pairs in windows of 2,048 (8 x the batch size of 256)
+    expect(s.tokens / s.paddedTokens).toBeGreaterThan(0.95);
+    await m.close();
+  });
+
+  it('windows start half full while tokenization is the bottleneck, as for small models on a GPU', async () => {
+    // A model of next to no cost and one tokenizer thread: inference waits on tokenization. Full
+    // windows of 8 x 32 pairs after the first would idle the model while they fill.
+    const m = await CrossEncoder.load(join(FIXTURES, 'models', 'cheap-sum'), { tokenizerThreads: 1 });
+    const scores = await m.predict(repeat(4000), { batchSize: 32, activation: 'identity' });
+    const s = m.stats();
+    expect(s.earlyWindows).toBeGreaterThan(0);
+    expect(s.windows).toBeGreaterThan(4000 / 256 + 5);
+    // Every score still lands in its own slot: 1e-6 x the sum of the pair's ids and type ids.
+    const { ids, typeIds } = await m.tokenize(repeat(4000));
+    const expected = ids.map((row, i) => 1e-6 * (row.reduce((a, b) => a + b, 0) + typeIds[i]!.reduce((a, b) => a + b, 0)));
+    expect(maxAbsDiff(scores, expected)).toBeLessThan(1e-4);
+    await m.close();
   });
 });

@@ -173,6 +173,7 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                                        InstanceMethod<&NativeModel::Predict>("predict"),
                                        InstanceMethod<&NativeModel::Encode>("encode"),
                                        InstanceMethod<&NativeModel::Info>("info"),
+                                       InstanceMethod<&NativeModel::Stats>("stats"),
                                        InstanceMethod<&NativeModel::Close>("close"),
                                        InstanceAccessor<&NativeModel::IsClosed>("closed"),
                                        InstanceAccessor<&NativeModel::InputMemory>("inputMemory"),
@@ -320,6 +321,22 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   Napi::Array providers = Napi::Array::New(env);
   for (size_t i = 0; i < s.device().providers.size(); ++i) providers.Set(i, Napi::String::New(env, s.device().providers[i]));
   out.Set("providers", providers);
+  return out;
+}
+
+Napi::Value NativeModel::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!engine_) throw coded_error(env, ErrorCode::Closed, "the model is closed");
+  const SchedulerStats s = engine_->stats();
+  Napi::Object out = Napi::Object::New(env);
+  // Doubles: exact up to 2^53, beyond any count a process reaches.
+  auto set = [&](const char* name, uint64_t value) { out.Set(name, Napi::Number::New(env, static_cast<double>(value))); };
+  set("pairs", s.pairs);
+  set("batches", s.batches);
+  set("tokens", s.tokens);
+  set("paddedTokens", s.padded_tokens);
+  set("windows", s.windows);
+  set("earlyWindows", s.early_windows);
   return out;
 }
 

@@ -2,7 +2,7 @@
 //   NativeModel.load(options) -> Promise<NativeModel>
 //   model.predict(first, second | null, options) -> Promise<Float32Array>
 //   model.encode(first, second | null) -> Promise<{ ids: Uint32Array[], typeIds: Uint32Array[] }>
-//   model.info() -> object;  model.close() -> Promise<void>
+//   model.info() -> object;  model.stats() -> object;  model.close() -> Promise<void>
 // predict() hands its pairs to the engine's scheduler and returns at once; the scheduler's
 // threads report completion through a thread-safe function, which settles the promise on the JS
 // thread. A call in flight keeps its model object alive, so neither GC nor close() can free what
@@ -37,6 +37,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   Napi::Value Predict(const Napi::CallbackInfo& info);
   Napi::Value Encode(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsClosed(const Napi::CallbackInfo& info);
   Napi::Value InputMemory(const Napi::CallbackInfo& info);

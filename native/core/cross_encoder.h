@@ -48,6 +48,7 @@ class CrossEncoderEngine {
   // output buffer of any call is written any more.
   void shutdown() const;
 
+  SchedulerStats stats() const { return scheduler_->stats(); }
   int64_t num_labels() const { return session_->num_labels(); }
   int64_t pad_id() const { return pad_id_; }
   size_t max_length() const { return tokenizer_->max_length(); }

@@ -13,7 +13,11 @@ namespace crossrank {
 
 namespace {
 
-constexpr size_t kTokenizeTaskPairs = 64;  // pairs per tokenizer task: small enough to share out
+// Pairs per tokenizer task: a call is cut into one task per tokenizer thread, so that a small call
+// (a 1 x 100 rerank) is spread over all of them, within these bounds (a task holds the shared lock
+// once, so it should not be tiny; large calls are cut fine enough to share out evenly).
+constexpr size_t kMinTaskPairs = 8;
+constexpr size_t kMaxTaskPairs = 64;
 constexpr size_t kMinWindow = 64;
 constexpr size_t kMaxWindow = 8192;
 constexpr size_t kMaxReady = 4 * kMaxWindow;  // tokenized items waiting: bounds memory
@@ -160,11 +164,24 @@ void Scheduler::submit(JobTexts texts, const PredictOptions& options, float* out
       return;
     }
     queued_pairs_ += n;
-    for (size_t begin = 0; begin < n; begin += kTokenizeTaskPairs) {
-      intake_.push_back(TokenizeTask{job, begin, std::min(n, begin + kTokenizeTaskPairs)});
+    const size_t per_task = std::clamp((n + tokenizer_threads_.size() - 1) / tokenizer_threads_.size(), kMinTaskPairs, kMaxTaskPairs);
+    for (size_t begin = 0; begin < n; begin += per_task) {
+      intake_.push_back(TokenizeTask{job, begin, std::min(n, begin + per_task)});
     }
   }
   intake_cv_.notify_all();
+}
+
+SchedulerStats Scheduler::stats() const {
+  auto get = [](const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  SchedulerStats out;
+  out.pairs = get(counters_.pairs);
+  out.batches = get(counters_.batches);
+  out.tokens = get(counters_.tokens);
+  out.padded_tokens = get(counters_.padded_tokens);
+  out.windows = get(counters_.windows);
+  out.early_windows = get(counters_.early_windows);
+  return out;
 }
 
 void Scheduler::close() {
@@ -281,20 +298,36 @@ void Scheduler::inference_loop() {
   PackedBatch batch;
   std::vector<float> logits;
   InferenceSession::RunContextPtr context;
+  size_t last_want = 0;  // full window size of the window this thread ran last; 0 before the first
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      // Take a window when it is full, or when every queued pair is already tokenized: waiting
-      // longer would not make the batches better.
+      // After a window, what is waiting says which side is the bottleneck. A full window ready:
+      // inference (the CPU). Fewer, with pairs still being tokenized: tokenization (small models
+      // on a GPU). Nothing queued at all says nothing.
+      if (last_want > 0 && ready_.size() >= last_want) {
+        tokenization_behind_ = false;
+      } else if (last_want > 0 && (!intake_.empty() || tokenizing_ > 0)) {
+        tokenization_behind_ = true;
+      }
+      // Take a window when it is full, or when every queued pair is tokenized. While tokenization
+      // is behind, start at half a window: waiting for a full one idles the device and leaves a
+      // whole window to run after the last pair is tokenized. Not smaller: a window is sorted by
+      // length as a whole, and fewer pairs to sort means more padding (bench/TUNING.md, fifth
+      // round: one batch gave the same speed with 57 % padding against 35 %).
       ready_cv_.wait(lock, [&] {
         if (stopping_) return true;
         if (ready_.empty()) return false;
-        const size_t want = window_for(ready_.front().job->options.batch_size);
-        return ready_.size() >= want || (intake_.empty() && tokenizing_ == 0);
+        const size_t full = window_for(ready_.front().job->options.batch_size);
+        const size_t start_at = tokenization_behind_ ? full / 2 : full;
+        return ready_.size() >= start_at || (intake_.empty() && tokenizing_ == 0);
       });
       if (stopping_ && ready_.empty()) return;
       const size_t want = window_for(ready_.front().job->options.batch_size);
       const size_t take = std::min(want, ready_.size());
+      last_want = want;
+      counters_.windows.fetch_add(1, std::memory_order_relaxed);
+      if (take < want && (!intake_.empty() || tokenizing_ > 0)) counters_.early_windows.fetch_add(1, std::memory_order_relaxed);
       window.clear();
       window.reserve(take);
       for (size_t i = 0; i < take; ++i) {
@@ -364,6 +397,12 @@ void Scheduler::run_window(std::vector<Item>& window, PackedBatch& batch, std::v
       logits.resize(rows * labels);
       pack_batch(row_ptrs, columns, pad_id_, with_types, batch);
       session_.run(batch, logits.data(), context);
+      size_t tokens = 0;
+      for (const Encoding* e : row_ptrs) tokens += e->ids.size();
+      counters_.pairs.fetch_add(rows, std::memory_order_relaxed);
+      counters_.batches.fetch_add(1, std::memory_order_relaxed);
+      counters_.tokens.fetch_add(tokens, std::memory_order_relaxed);
+      counters_.padded_tokens.fetch_add(rows * columns, std::memory_order_relaxed);
       for (size_t r = 0; r < rows; ++r) {
         Item& item = window[start + r];
         float* row = logits.data() + r * labels;

@@ -52,6 +52,17 @@ struct JobTexts {
   size_t size() const { return second.empty() ? first.size() : second.size(); }
 };
 
+// Counters since load, for tuning and benchmarks. Each is read on its own (relaxed): a snapshot
+// taken while calls run may mix counts of a batch in progress.
+struct SchedulerStats {
+  uint64_t pairs = 0;          // rows the model has scored
+  uint64_t batches = 0;        // model runs
+  uint64_t tokens = 0;         // real tokens in those rows
+  uint64_t padded_tokens = 0;  // rows x padded length summed: the positions the model computed
+  uint64_t windows = 0;        // windows of ready pairs, each sorted by length and cut into batches
+  uint64_t early_windows = 0;  // of those, started before full because tokenization was behind
+};
+
 // Called exactly once per job, from a scheduler thread (or from submit() itself when the job is
 // refused). `error` is null on success; the scores are then all in `out`.
 using JobDone = std::function<void(const Error* error)>;
@@ -83,6 +94,7 @@ class Scheduler {
   void shutdown();
 
   size_t queued_pairs() const { return queued_pairs_.load(); }
+  SchedulerStats stats() const;
 
  private:
   struct Job;
@@ -114,9 +126,13 @@ class Scheduler {
   std::deque<TokenizeTask> intake_;
   std::deque<Item> ready_;
   size_t tokenizing_ = 0;  // tasks taken from intake_ whose items are not in ready_ yet
+  bool tokenization_behind_ = false;  // inference outpaced tokenization at the last window's end
   bool closed_ = false;
   bool stopping_ = false;
   std::atomic<size_t> queued_pairs_{0};
+  struct Counters {
+    std::atomic<uint64_t> pairs{0}, batches{0}, tokens{0}, padded_tokens{0}, windows{0}, early_windows{0};
+  } counters_;
 
   std::mutex join_mutex_;
   std::vector<std::thread> tokenizer_threads_;
