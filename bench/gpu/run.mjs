@@ -136,7 +136,10 @@ for (const model of models) {
     const res = JSON.parse(await run(process.execPath, [join(bench, 'peers', 'crossrank_peer.mjs'), jobPath]));
     meta.crossrank = res.versions;
     if (concurrentRuns === undefined && !batchVariant) meta.crossrankDevice = res.device;
-    for (const r of res.results) row[`${label} ${r.name}`] = r.items / median(r.seconds);
+    for (const r of res.results) {
+      row[`${label} ${r.name}`] = r.items / median(r.seconds);
+      if (r.scheduler) row[`${label} ${r.name} scheduler`] = r.scheduler;
+    }
   }
   for (const fp16 of [false, true]) {
     const label = `sentence-transformers ${fp16 ? 'fp16' : 'fp32'}`;
@@ -203,6 +206,15 @@ function report(meta, rows) {
     md += `\ncrossrank fp16 throughput by batch size (rows per run), docs/s:\n\n`;
     md += `| model | ${DEFAULT_BATCH[device]} (default) | ${batches.join(' | ')} |\n| --- | ---: |${batches.map(() => ' ---: |').join('')}\n`;
     for (const r of rows) md += `| ${r.model} | ${fmt(r['crossrank fp16 throughput'])} | ${batches.map((b) => fmt(r[`crossrank fp16 batch=${b} throughput`])).join(' | ')} |\n`;
+  }
+  const withScheduler = rows.filter((r) => r['crossrank fp16 throughput scheduler']);
+  if (withScheduler.length > 0) {
+    md += `\nScheduler during crossrank fp16 throughput (warm-up included): padding is the share of computed positions that were padding; windows started early are those begun half full because tokenization was behind inference (many of them: tokenization bounds the speed).\n\n`;
+    md += `| model | pairs | batches | padding | windows started early |\n| --- | ---: | ---: | ---: | ---: |\n`;
+    for (const r of withScheduler) {
+      const s = r['crossrank fp16 throughput scheduler'];
+      md += `| ${r.model} | ${s.pairs} | ${s.batches} | ${(100 * (1 - s.tokens / s.paddedTokens)).toFixed(1)} % | ${s.earlyWindows} of ${s.windows} |\n`;
+    }
   }
   if (runsList.length > 0) {
     const defaultRuns = meta.crossrankDevice?.concurrentRuns;

@@ -1,6 +1,6 @@
 // crossrank in the CPU benchmark, with the same JOB protocol as the other peers
 // (see python_peers.py). Also reports, per workload, the token count of its pairs (for FLOPs) and
-// the event-loop delay p99 while it ran.
+// the event-loop delay p99 while it ran, and what the scheduler did (ce.stats()).
 //   node bench/peers/crossrank_peer.mjs JOB.json > results.json
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -41,8 +41,10 @@ for (const w of job.workloads) {
   const data = JSON.parse(readFileSync(w.data, 'utf8'));
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   histogram.enable();
+  const before = ce.stats();
   const { seconds, items, parts } = await timed(w, data, make);
   histogram.disable();
+  const after = ce.stats();
   results.push({
     name: w.name,
     seconds,
@@ -51,6 +53,9 @@ for (const w of job.workloads) {
     tokens: w.kind === 'tokenize' ? undefined : await tokenCounts(w, parts[0]),
     event_loop_p99_ms: histogram.percentile(99) / 1e6,
     event_loop_max_ms: histogram.max / 1e6,
+    // The scheduler over the workload (warm-up included): padding, and whether windows started
+    // early because tokenization was behind inference.
+    scheduler: Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]])),
   });
   process.stderr.write(`crossrank: ${w.name} done\n`);
 }
