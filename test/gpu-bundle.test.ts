@@ -27,7 +27,7 @@ describe('GPU bundle (CPU-provider proof)', () => {
     const bundle = join(out, 'crossrank-gpu');
     expect(readdirSync(bundle).sort()).toEqual(['bench', 'build', 'dist', 'package.json', 'run.sh']);
 
-    const run = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'tinybert-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32', '--runs', '2', '--batch', '64'], {
+    const run = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'tinybert-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32', '--runs', '2', '--batch', '64', '--tokenizer-threads', '1'], {
       encoding: 'utf8',
       timeout: 600_000,
       env: { ...process.env, PYTHON: python, CROSSRANK_GPU_CACHE: join(out, 'cache'), LD_LIBRARY_PATH: '' },
@@ -37,9 +37,10 @@ describe('GPU bundle (CPU-provider proof)', () => {
     expect(table).toMatch(/\| tinybert-l2 \| 9000 \| \d+/);
     expect(table).toMatch(/\| tinybert-l2 \| [\d.]+ \/ [\d.]+ \| [\d.]+ \/ [\d.]+ \|/); // default vs concurrentRuns 2
     expect(table).toMatch(/\| model \| 32 \(default\) \| 64 \|\n[^\n]*\n\| tinybert-l2 \| [\d.]+ \| [\d.]+ \|/); // --batch 64 beside the default
+    expect(table).toMatch(/\| model \| default \| 1 threads \|\n[^\n]*\n\| tinybert-l2 \| [\d.]+ \/ [\d.]+ \| [\d.]+ \/ [\d.]+ \|/); // --tokenizer-threads 1
     const json = JSON.parse(readFileSync(join(bundle, 'results', 'gpu-proof-cpu.json'), 'utf8'));
     const row = json.rows[0];
-    for (const k of ['crossrank fp32 throughput', 'crossrank fp16 throughput', 'crossrank fp16 runs=2 throughput', 'crossrank fp16 batch=64 throughput', 'sentence-transformers fp32', 'sentence-transformers fp16']) {
+    for (const k of ['crossrank fp32 throughput', 'crossrank fp16 throughput', 'crossrank fp16 runs=2 throughput', 'crossrank fp16 batch=64 throughput', 'crossrank fp16 tokenizer=1 throughput', 'sentence-transformers fp32', 'sentence-transformers fp16']) {
       expect(row[k], k).toBeGreaterThan(0);
     }
     // What the scheduler did during the fp16 throughput run, for telling a tokenization bound apart.

@@ -3,6 +3,7 @@
 // sentence-transformers on the same card and the same pairs (fp32 and fp16).
 //
 //   node bench/gpu/run.mjs [--device cuda|cpu] [--models a,b] [--pairs N] [--python PATH] [--out DIR] [--runs 1,2]
+//                          [--batch 512,1024] [--tokenizer-threads 4,14] [--merge] [--report-only RESULTS.json]
 //
 // --merge: keep the rows of other models from an earlier results file (one model per call when a
 // machine limits how long one command may run). The report is rewritten after every model, so a
@@ -12,13 +13,15 @@
 // --report-only RESULTS.json: rewrite the Markdown report beside it, measuring nothing.
 // --runs: fp16 is also run with each of these concurrentRuns values (batches in flight, each on its
 // own CUDA stream), to measure what overlapping copies and host work with kernels brings.
+// --tokenizer-threads 4,14: fp16 also with these tokenizer thread counts (default: the host's
+// cores, at most 8), to measure whether tokenization bounds small models on the card.
 //
 // Runs from the repository or from the offline bundle (bench/gpu/bundle.mjs), where
 // bench/gpu/tokenizer/ holds the bert-base-uncased tokenizer. `--device cpu` runs the same flow on
 // the CPU provider (proves the bundle on a machine without a GPU).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -46,6 +49,7 @@ const { values: opt } = parseArgs({
     'parity-pairs': { type: 'string', default: '512' },
     'report-only': { type: 'string' },
     'batch': { type: 'string', default: '' },
+    'tokenizer-threads': { type: 'string', default: '' },
   },
 });
 if (opt['report-only']) {
@@ -96,7 +100,7 @@ const name = device === 'cuda' ? 'gpu' : 'gpu-proof-cpu';
 const resultsPath = join(opt.out, `${name}.json`);
 const earlier = opt.merge && existsSync(resultsPath) ? JSON.parse(readFileSync(resultsPath, 'utf8')) : { rows: [] };
 const rows = earlier.rows.filter((r) => !models.includes(r.model));
-const meta = { date: new Date().toISOString(), device, pairs: pairsN, reps, stBatches, runs: opt.runs.split(',').filter(Boolean), batches: opt.batch.split(',').filter(Boolean).map(Number), parityPairs: Number(opt['parity-pairs']), command: `node bench/gpu/run.mjs ${process.argv.slice(2).join(' ')}` };
+const meta = { date: new Date().toISOString(), device, pairs: pairsN, reps, stBatches, runs: opt.runs.split(',').filter(Boolean), batches: opt.batch.split(',').filter(Boolean).map(Number), tokenizerThreads: opt['tokenizer-threads'].split(',').filter(Boolean).map(Number), hostCores: availableParallelism(), parityPairs: Number(opt['parity-pairs']), command: `node bench/gpu/run.mjs ${process.argv.slice(2).join(' ')}` };
 if (earlier.meta) meta.earlier = [...(earlier.meta.earlier ?? []), { date: earlier.meta.date, command: earlier.meta.command }];
 for (const model of models) {
   const dir = join(cache, model);
@@ -114,8 +118,9 @@ for (const model of models) {
     ['crossrank fp16', 'onnx/model_fp16.onnx', undefined, defaultBatch],
     ...meta.runs.map((r) => [`crossrank fp16 runs=${r}`, 'onnx/model_fp16.onnx', Number(r), defaultBatch]),
     ...meta.batches.map((b) => [`crossrank fp16 batch=${b}`, 'onnx/model_fp16.onnx', undefined, b]),
+    ...meta.tokenizerThreads.map((t) => [`crossrank fp16 tokenizer=${t}`, 'onnx/model_fp16.onnx', undefined, defaultBatch, t]),
   ];
-  for (const [label, file, concurrentRuns, batch] of variants) {
+  for (const [label, file, concurrentRuns, batch, tokenizerThreads] of variants) {
     const batchVariant = batch !== defaultBatch;
     const job = {
       system: 'crossrank',
@@ -124,6 +129,7 @@ for (const model of models) {
       threads: 0,
       device,
       concurrent_runs: concurrentRuns,
+      tokenizer_threads: tokenizerThreads,
       workloads: [
         { name: 'throughput', kind: 'throughput', data: throughputPath, batch_size: batch, slices: reps },
         // 100 passages fit one batch whatever its size: the batch variants skip this workload.
@@ -135,7 +141,7 @@ for (const model of models) {
     log(`${model}: ${label}`);
     const res = JSON.parse(await run(process.execPath, [join(bench, 'peers', 'crossrank_peer.mjs'), jobPath]));
     meta.crossrank = res.versions;
-    if (concurrentRuns === undefined && !batchVariant) meta.crossrankDevice = res.device;
+    if (concurrentRuns === undefined && tokenizerThreads === undefined && !batchVariant) meta.crossrankDevice = res.device;
     for (const r of res.results) {
       row[`${label} ${r.name}`] = r.items / median(r.seconds);
       if (r.scheduler) row[`${label} ${r.name} scheduler`] = r.scheduler;
@@ -181,6 +187,7 @@ function report(meta, rows) {
   const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : '–');
   const { device, pairs, reps } = meta;
   const { stBatches, runs: runsList, batches, parityPairs } = meta;
+  const tokenizerList = meta.tokenizerThreads ?? [];
   const card = meta.sentenceTransformers?.gpu ?? device;
   let md = `# crossrank ${device === 'cuda' ? 'GPU' : 'CPU-provider proof of the GPU'} benchmark\n\n`;
   md += `Run ${meta.date} with \`${meta.command}\` on ${card}. Throughput: ${pairs} MS MARCO-like pairs in ${reps} slices (median); rerank: 1 query x 100 passages, ${reps} repetitions. `;
@@ -188,7 +195,13 @@ function report(meta, rows) {
   md += `crossrank ran on ${meta.crossrankDevice?.providers?.[0] ?? '?'} with inputs in ${meta.crossrankDevice?.inputMemory ?? '?'} memory.\n\n`;
   md += `| model | seed V100 (docs/s) | ST fp32 | ST fp16 | crossrank fp32 | crossrank fp16 | crossrank fp16 rerank 1x100 | best crossrank / seed | best crossrank / ST fp16 | best crossrank / best ST |\n`;
   md += `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`;
-  const crossrankBest = (r) => Math.max(r['crossrank fp32 throughput'] ?? 0, r['crossrank fp16 throughput'] ?? 0, ...batches.map((b) => r[`crossrank fp16 batch=${b} throughput`] ?? 0));
+  const crossrankBest = (r) =>
+    Math.max(
+      r['crossrank fp32 throughput'] ?? 0,
+      r['crossrank fp16 throughput'] ?? 0,
+      ...batches.map((b) => r[`crossrank fp16 batch=${b} throughput`] ?? 0),
+      ...tokenizerList.map((t) => r[`crossrank fp16 tokenizer=${t} throughput`] ?? 0),
+    );
   for (const r of rows) {
     const best = crossrankBest(r);
     const bestSt = Math.max(r['sentence-transformers fp32'] ?? 0, r['sentence-transformers fp16'] ?? 0);
@@ -214,6 +227,14 @@ function report(meta, rows) {
     for (const r of withScheduler) {
       const s = r['crossrank fp16 throughput scheduler'];
       md += `| ${r.model} | ${s.pairs} | ${s.batches} | ${(100 * (1 - s.tokens / s.paddedTokens)).toFixed(1)} % | ${s.earlyWindows} of ${s.windows} |\n`;
+    }
+  }
+  if (tokenizerList.length > 0) {
+    md += `\nTokenizer threads (default: the host's ${meta.hostCores} cores, at most 8), crossrank fp16 throughput / rerank 1x100, docs/s:\n\n`;
+    md += `| model | default | ${tokenizerList.map((t) => `${t} threads`).join(' | ')} |\n| --- | ---: |${tokenizerList.map(() => ' ---: |').join('')}\n`;
+    for (const r of rows) {
+      const cell = (label) => `${fmt(r[`${label} throughput`])} / ${fmt(r[`${label} rerank`])}`;
+      md += `| ${r.model} | ${cell('crossrank fp16')} | ${tokenizerList.map((t) => cell(`crossrank fp16 tokenizer=${t}`)).join(' | ')} |\n`;
     }
   }
   if (runsList.length > 0) {

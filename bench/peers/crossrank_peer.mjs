@@ -14,6 +14,7 @@ const ce = await CrossEncoder.load(job.model_dir, {
   threads: job.threads,
   device: job.device ?? 'cpu',
   ...(job.concurrent_runs ? { concurrentRuns: job.concurrent_runs } : {}),
+  ...(job.tokenizer_threads ? { tokenizerThreads: job.tokenizer_threads } : {}),
 });
 if (job.device === 'cuda' && ce.info.device !== 'cuda') throw new Error(`asked for cuda, got ${ce.info.deviceReason}`);
 
