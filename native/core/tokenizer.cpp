@@ -31,16 +31,21 @@ const char* Tokenizer::allocator() { return crt_allocator(); }
 Tokenizer::~Tokenizer() { crt_tokenizer_free(handle_); }
 
 void Tokenizer::encode(std::string_view first, const std::string_view* second, Encoding& out) const {
-  // Truncation guarantees at most max_length tokens: size the buffers once, shrink after.
-  out.ids.resize(max_length_);
-  out.type_ids.resize(max_length_);
+  // Truncation guarantees at most max_length tokens: encode into per-thread scratch of that size,
+  // then keep exactly what was written. Sizing the encoding itself to max_length would leave every
+  // queued pair holding 4 KB (at 512 tokens) for its ~70 tokens.
+  thread_local std::vector<uint32_t> ids_scratch, types_scratch;
+  if (ids_scratch.size() < max_length_) {
+    ids_scratch.resize(max_length_);
+    types_scratch.resize(max_length_);
+  }
   char* error = nullptr;
   const int64_t n = crt_encode(handle_, first.data(), first.size(),
                                second ? second->data() : nullptr, second ? second->size() : 0,
-                               out.ids.data(), out.type_ids.data(), max_length_, &error);
+                               ids_scratch.data(), types_scratch.data(), max_length_, &error);
   if (n < 0) throw Error(ErrorCode::Tokenizer, "cannot encode input: " + take_error(error, "unknown error"));
-  out.ids.resize(static_cast<size_t>(n));
-  out.type_ids.resize(static_cast<size_t>(n));
+  out.ids.assign(ids_scratch.begin(), ids_scratch.begin() + n);
+  out.type_ids.assign(types_scratch.begin(), types_scratch.begin() + n);
 }
 
 int64_t Tokenizer::token_to_id(const std::string& token) const {
