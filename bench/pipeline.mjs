@@ -7,6 +7,7 @@
 //   node bench/pipeline.mjs MODEL_DIR [PAIRS=4000] [TOKENIZER_THREADS=0] [THREADS=0] [BATCH=256]
 import { CrossEncoder } from '../dist/index.js';
 import { makePairs, vocabularyWords } from './lib/pairs.mjs';
+import { median } from './lib/report.mjs';
 
 const [dir, pairsArg, tokArg, threadsArg, batchArg] = process.argv.slice(2);
 if (!dir) throw new Error('usage: node bench/pipeline.mjs MODEL_DIR [PAIRS] [TOKENIZER_THREADS] [THREADS] [BATCH]');
@@ -19,7 +20,6 @@ const ce = await CrossEncoder.load(dir, {
 });
 // Rows per run as on a GPU: the batch size, not the CPU's token budget, bounds each run.
 const options = { batchSize: Number(batchArg || 256), maxBatchTokens: Number(batchArg || 256) * 512 };
-const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 async function timeEach(count, fn) {
   const ms = [];
   for (let i = 0; i < count; i++) {

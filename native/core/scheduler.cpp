@@ -307,7 +307,7 @@ void Scheduler::inference_loop() {
       // on a GPU). Nothing queued at all says nothing.
       if (last_want > 0 && ready_.size() >= last_want) {
         tokenization_behind_ = false;
-      } else if (last_want > 0 && (!intake_.empty() || tokenizing_ > 0)) {
+      } else if (last_want > 0 && tokenization_pending()) {
         tokenization_behind_ = true;
       }
       // Take a window when it is full, or when every queued pair is tokenized. While tokenization
@@ -320,14 +320,14 @@ void Scheduler::inference_loop() {
         if (ready_.empty()) return false;
         const size_t full = window_for(ready_.front().job->options.batch_size);
         const size_t start_at = tokenization_behind_ ? full / 2 : full;
-        return ready_.size() >= start_at || (intake_.empty() && tokenizing_ == 0);
+        return ready_.size() >= start_at || !tokenization_pending();
       });
       if (stopping_ && ready_.empty()) return;
       const size_t want = window_for(ready_.front().job->options.batch_size);
       const size_t take = std::min(want, ready_.size());
       last_want = want;
       counters_.windows.fetch_add(1, std::memory_order_relaxed);
-      if (take < want && (!intake_.empty() || tokenizing_ > 0)) counters_.early_windows.fetch_add(1, std::memory_order_relaxed);
+      if (take < want && tokenization_pending()) counters_.early_windows.fetch_add(1, std::memory_order_relaxed);
       window.clear();
       window.reserve(take);
       for (size_t i = 0; i < take; ++i) {

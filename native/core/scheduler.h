@@ -108,6 +108,8 @@ class Scheduler {
     size_t begin, end;
   };
 
+  // Pairs still queued for or being tokenized; call with mutex_ held.
+  bool tokenization_pending() const { return !intake_.empty() || tokenizing_ > 0; }
   void tokenizer_loop();
   void inference_loop();
   void run_window(std::vector<Item>& window, PackedBatch& batch, std::vector<float>& logits,
