@@ -8,14 +8,13 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../lib/index.js';
-import { FIXTURES, flat, golden, maxAbsDiff, parityPairs } from './helpers.js';
+import { FIXTURES, PYTHON, flat, golden, maxAbsDiff, parityPairs } from './helpers.js';
 
 const root = join(__dirname, '..');
-const python = process.env.CROSSRANK_PYTHON ?? (existsSync(join(root, '.venv/bin/python')) ? join(root, '.venv/bin/python') : 'python3');
 let source: string;
 
 function convert(out: string, ...extra: string[]) {
-  return spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'convert', '--model', source, '--out', out, '--python', python, ...extra], {
+  return spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'convert', '--model', source, '--out', out, '--python', PYTHON, ...extra], {
     encoding: 'utf8',
     timeout: 300_000,
   });
@@ -24,7 +23,7 @@ function convert(out: string, ...extra: string[]) {
 beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'crossrank-hf-'));
   const build = spawnSync(
-    python,
+    PYTHON,
     ['-c', `import sys; from pathlib import Path; sys.path.insert(0, ${JSON.stringify(FIXTURES)}); import generate; d = Path(${JSON.stringify(dir)}); (d / "t").mkdir(); print(generate.make_bert(d / "t", d / "hf")[0])`],
     { encoding: 'utf8', timeout: 300_000 },
   );
@@ -69,7 +68,7 @@ describe('crossrank convert', () => {
   }, 300_000);
 
   it('refuses a folder that is not a Hugging Face model', () => {
-    const run = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'convert', '--model', tmpdir(), '--out', mkdtempSync(join(tmpdir(), 'x-')), '--python', python], {
+    const run = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'convert', '--model', tmpdir(), '--out', mkdtempSync(join(tmpdir(), 'x-')), '--python', PYTHON], {
       encoding: 'utf8',
     });
     expect(run.status).toBe(2);

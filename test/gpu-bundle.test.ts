@@ -9,8 +9,9 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { PYTHON } from './helpers.js';
+
 const root = join(__dirname, '..');
-const python = process.env.CROSSRANK_PYTHON ?? (existsSync(join(root, '.venv/bin/python')) ? join(root, '.venv/bin/python') : 'python3');
 
 describe('GPU bundle (CPU-provider proof)', () => {
   it('packs into parts under 64 MiB, unpacks with its checksum, and runs the benchmark flow', () => {
@@ -30,7 +31,7 @@ describe('GPU bundle (CPU-provider proof)', () => {
     const run = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'tinybert-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32', '--runs', '2', '--batch', '64', '--tokenizer-threads', '1'], {
       encoding: 'utf8',
       timeout: 600_000,
-      env: { ...process.env, PYTHON: python, CROSSRANK_GPU_CACHE: join(out, 'cache'), LD_LIBRARY_PATH: '' },
+      env: { ...process.env, PYTHON, CROSSRANK_GPU_CACHE: join(out, 'cache'), LD_LIBRARY_PATH: '' },
     });
     expect(run.status, run.stderr.slice(-3000)).toBe(0);
     const table = readFileSync(join(bundle, 'results', 'gpu-proof-cpu.md'), 'utf8');
@@ -59,7 +60,7 @@ describe('GPU bundle (CPU-provider proof)', () => {
     const second = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'minilm-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32', '--runs', '', '--merge'], {
       encoding: 'utf8',
       timeout: 600_000,
-      env: { ...process.env, PYTHON: python, CROSSRANK_GPU_CACHE: join(out, 'cache'), LD_LIBRARY_PATH: '' },
+      env: { ...process.env, PYTHON, CROSSRANK_GPU_CACHE: join(out, 'cache'), LD_LIBRARY_PATH: '' },
     });
     expect(second.status, second.stderr.slice(-3000)).toBe(0);
     const merged = JSON.parse(readFileSync(join(bundle, 'results', 'gpu-proof-cpu.json'), 'utf8'));
@@ -81,7 +82,7 @@ describe('GPU bundle (CPU-provider proof)', () => {
     const parts = join(out, 'parts');
     const pack = spawnSync(process.execPath, [join(root, 'bench/gpu/bundle.mjs'), '--out', parts, '--no-cuda', '--no-node', '--part-mb', '1'], { encoding: 'utf8' });
     expect(pack.status, pack.stderr).toBe(0);
-    const env = { ...process.env, PYTHON: python, LEASE_DIR: join(out, 'lease'), LEASE_MODELS: 'tinybert-l2', OUT: join(out, 'out'), LD_LIBRARY_PATH: '' };
+    const env = { ...process.env, PYTHON, LEASE_DIR: join(out, 'lease'), LEASE_MODELS: 'tinybert-l2', OUT: join(out, 'out'), LD_LIBRARY_PATH: '' };
     const sh = (script: string, ...args: string[]) => spawnSync('sh', [join(root, 'bench/gpu/lease', script), ...args], { cwd: root, encoding: 'utf8', env, timeout: 600_000 });
     const stage = sh('stage.sh', parts);
     expect(stage.status, stage.stderr).toBe(0);

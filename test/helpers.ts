@@ -1,9 +1,13 @@
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const ROOT = join(FIXTURES, '..', '..');
+/** The Python with the reference packages (test/fixtures/requirements.txt): CI installs them in .venv. */
+export const PYTHON =
+  process.env.CROSSRANK_PYTHON ?? (existsSync(join(ROOT, '.venv/bin/python')) ? join(ROOT, '.venv/bin/python') : 'python3');
 export const MODEL_NAMES = ['bert-tiny', 'electra-tiny', 'roberta-tiny', 'xlmr-tiny-3'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
