@@ -34,12 +34,13 @@ else()
   set(_tk_lib "${_tk_target_dir}/release/libcrossrank_tokenizers.a")
 endif()
 
+file(GLOB _tk_sources CONFIGURE_DEPENDS "${_tk_dir}/src/*.rs")
 # CROSSRANK_RUSTFLAGS: extra rustc flags (the fuzz build adds coverage instrumentation).
 add_custom_command(
   OUTPUT "${_tk_lib}"
   COMMAND ${CMAKE_COMMAND} -E env CARGO_TARGET_DIR=${_tk_target_dir} "RUSTFLAGS=${CROSSRANK_RUSTFLAGS}"
           ${CARGO_EXECUTABLE} build --release --locked ${_tk_target_args} ${_tk_feature_args} --manifest-path ${_tk_dir}/Cargo.toml
-  DEPENDS ${_tk_dir}/Cargo.toml ${_tk_dir}/Cargo.lock ${_tk_dir}/src/lib.rs
+  DEPENDS ${_tk_dir}/Cargo.toml ${_tk_dir}/Cargo.lock ${_tk_sources}
   COMMENT "Building the tokenizer crate with cargo"
   USES_TERMINAL)
 add_custom_target(crossrank_tokenizers_build DEPENDS "${_tk_lib}")

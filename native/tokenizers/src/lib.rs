@@ -3,12 +3,16 @@
 //! crossrank's C++ core calls these functions to load a `tokenizer.json` and to encode
 //! (query, document) pairs exactly as `transformers` does for a cross-encoder: special tokens
 //! added by the tokenizer's own post-processor, `longest_first` truncation to a maximum length,
-//! no padding (the core pads per batch). The header is `crossrank_tokenizers.h`.
+//! no padding (the core pads per batch). ASCII text through a BERT normalizer takes an exact
+//! shortcut (`ascii_fast_path.rs`). The header is `crossrank_tokenizers.h`.
 //!
 //! Contract for every function: no panic crosses the boundary (each body runs under
 //! `catch_unwind`), pointers are checked for NULL, and error strings are owned by the caller,
 //! who frees them with `crt_string_free`.
 
+mod ascii_fast_path;
+
+use ascii_fast_path::AsciiFastPath;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -29,7 +33,7 @@ pub extern "C" fn crt_allocator() -> *const c_char {
 }
 
 use tokenizers::tokenizer::{
-    EncodeInput, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+    Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
 };
 
 /// Opaque handle given to C. `Tokenizer` is `Sync`: one handle may encode from many threads.
@@ -37,6 +41,8 @@ pub struct CrtTokenizer {
     inner: Tokenizer,
     /// Pad id from the file's own padding settings, read before padding is switched off.
     padding_id: Option<u32>,
+    /// Exact shortcut for ASCII text through a `BertNormalizer` (see ascii_fast_path.rs).
+    ascii: Option<AsciiFastPath>,
 }
 
 fn set_error(error: *mut *mut c_char, message: &str) {
@@ -105,9 +111,13 @@ pub unsafe extern "C" fn crt_tokenizer_load(
             .map_err(|e| format!("{e}"))?;
         let padding_id = tokenizer.get_padding().map(|p| p.pad_id);
         tokenizer.with_padding(None);
+        // After truncation and padding are set: the shortcut copies the tokenizer. One that cannot
+        // be built is not used; the tokenizer's own path is always complete.
+        let ascii = AsciiFastPath::new(&tokenizer).ok().flatten();
         Ok(Box::into_raw(Box::new(CrtTokenizer {
             inner: tokenizer,
             padding_id,
+            ascii,
         })))
     }));
     match result {
@@ -202,18 +212,22 @@ pub unsafe extern "C" fn crt_encode(
         return -1;
     }
     let result = catch_unwind(AssertUnwindSafe(|| -> Result<i64, String> {
+        let tokenizer = &*tokenizer;
         let a = text_from(first, first_len);
-        let input: EncodeInput = if second.is_null() {
-            a.into()
-        } else {
-            let b = text_from(second, second_len);
-            (a, b).into()
-        };
+        let b = (!second.is_null()).then(|| text_from(second, second_len));
+        let shortcut = tokenizer
+            .ascii
+            .as_ref()
+            .and_then(|ascii| ascii.encode(&a, b.as_deref()));
         // Offsets are not needed: encode_fast skips computing them.
-        let encoding = (*tokenizer)
-            .inner
-            .encode_fast(input, true)
-            .map_err(|e| format!("{e}"))?;
+        let encoding = match shortcut {
+            Some(encoding) => encoding,
+            None => match b {
+                None => tokenizer.inner.encode_fast(a, true),
+                Some(b) => tokenizer.inner.encode_fast((a, b), true),
+            },
+        }
+        .map_err(|e| format!("{e}"))?;
         let got_ids = encoding.get_ids();
         let got_types = encoding.get_type_ids();
         if got_ids.len() > capacity {
