@@ -19,16 +19,54 @@
 //! 3. Normalized added tokens are split out of the normalized text. The copy without a
 //!    normalizer matches their raw content, so the shortcut is only enabled when normalizing
 //!    each such token's content leaves it unchanged.
+//! 4. `BertPreTokenizer` splits on `char::is_whitespace` and isolates `is_ascii_punctuation() ||
+//!    is_punctuation()`. On ASCII the second test adds nothing (Unicode's P* characters below 128
+//!    are all ASCII punctuation) but costs a table search per character, 14 % of the time left,
+//!    so the copy tests ASCII punctuation only. Any other pre-tokenizer is kept as it is.
 
 use aho_corasick::AhoCorasick;
-use tokenizers::normalizers::NormalizerWrapper;
-use tokenizers::tokenizer::{Encoding, NormalizedString, Normalizer, Result, Tokenizer};
+use tokenizers::tokenizer::{
+    DecoderWrapper, Encoding, ModelWrapper, NormalizedString, Normalizer, NormalizerWrapper,
+    PostProcessorWrapper, PreTokenizedString, PreTokenizer, PreTokenizerWrapper, Result,
+    SplitDelimiterBehavior, Tokenizer, TokenizerBuilder, TokenizerImpl,
+};
+
+/// The original tokenizer's parts without a normalizer, and with `AsciiPreTokenizer`.
+type AsciiTokenizer = TokenizerImpl<
+    ModelWrapper,
+    NormalizerWrapper,
+    AsciiPreTokenizer,
+    PostProcessorWrapper,
+    DecoderWrapper,
+>;
+
+/// The tokenizer's own pre-tokenizer, with `BertPreTokenizer` in its ASCII form (point 4 above).
+enum AsciiPreTokenizer {
+    Bert,
+    Other(PreTokenizerWrapper),
+}
+
+impl PreTokenizer for AsciiPreTokenizer {
+    fn pre_tokenize(&self, pretokenized: &mut PreTokenizedString) -> Result<()> {
+        match self {
+            AsciiPreTokenizer::Bert => {
+                pretokenized.split(|_, s| {
+                    s.split(char::is_whitespace, SplitDelimiterBehavior::Removed)
+                })?;
+                pretokenized.split(|_, s| {
+                    s.split(|c: char| c.is_ascii_punctuation(), SplitDelimiterBehavior::Isolated)
+                })
+            }
+            AsciiPreTokenizer::Other(pre_tokenizer) => pre_tokenizer.pre_tokenize(pretokenized),
+        }
+    }
+}
 
 pub struct AsciiFastPath {
     clean_text: bool,
     lowercase: bool,
     /// The same tokenizer (truncation and padding settings included) without its normalizer.
-    without_normalizer: Tokenizer,
+    without_normalizer: AsciiTokenizer,
     /// Added tokens matched before normalization; None when there are none.
     raw_added_tokens: Option<AhoCorasick>,
 }
@@ -57,8 +95,21 @@ impl AsciiFastPath {
         } else {
             Some(AhoCorasick::new(&raw_contents)?)
         };
-        let mut without_normalizer = tokenizer.clone();
-        without_normalizer.with_normalizer(None::<NormalizerWrapper>)?;
+        let pre_tokenizer = match tokenizer.get_pre_tokenizer() {
+            None => None,
+            Some(PreTokenizerWrapper::BertPreTokenizer(_)) => Some(AsciiPreTokenizer::Bert),
+            Some(other) => Some(AsciiPreTokenizer::Other(other.clone())),
+        };
+        let without_normalizer = TokenizerBuilder::new()
+            .with_model(tokenizer.get_model().clone())
+            .with_normalizer(None)
+            .with_pre_tokenizer(pre_tokenizer)
+            .with_post_processor(tokenizer.get_post_processor().cloned())
+            .with_decoder(None)
+            .with_added_vocabulary(tokenizer.get_added_vocabulary().clone())
+            .with_truncation(tokenizer.get_truncation().cloned())
+            .with_padding(tokenizer.get_padding().cloned())
+            .build()?;
         Ok(Some(Self {
             clean_text: bert.clean_text,
             lowercase: bert.lowercase,
@@ -215,6 +266,23 @@ mod tests {
                     // Most pairs take the shortcut, and the refusals are exercised too.
                     assert!((1000..3000).contains(&shortcuts), "{name} {i}: {shortcuts} of 3000");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_ascii_character_splits_as_in_the_full_pipeline() {
+        for lowercase in [true, false] {
+            let mut tokenizer = fixture("bert-tiny");
+            tokenizer
+                .with_normalizer(Some(BertNormalizer::new(false, false, None, lowercase)))
+                .unwrap();
+            let fast = AsciiFastPath::new(&tokenizer).unwrap().unwrap();
+            for c in (0u8..128).map(char::from) {
+                let text = format!("ab{c}cd {c}x{c}{c}");
+                let full = tokenizer.encode_fast(text.as_str(), true).unwrap();
+                let got = fast.encode(&text, None).expect("ASCII").unwrap();
+                assert_eq!(got.get_ids(), full.get_ids(), "{c:?}");
             }
         }
     }
