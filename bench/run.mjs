@@ -7,6 +7,7 @@
 //   npm run bench -- --smoke      under a minute: a tiny fixture model, Node peers only, temp output
 //
 // Options: --models a,b  --full-models a,b  --systems a,b  --threads N  --python PATH  --out DIR
+//          --report-only results/cpu-<date>.json   (rewrites the report of a saved run)
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -48,8 +49,18 @@ const { values: opt } = parseArgs({
     threads: { type: 'string' },
     python: { type: 'string' },
     out: { type: 'string' },
+    'report-only': { type: 'string' },
   },
 });
+
+// --report-only FILE: rewrite RESULTS.md, the chart and FILE from a saved run's raw data.
+if (opt['report-only']) {
+  const file = resolve(opt['report-only']);
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  const markdown = saved.meta.smoke ? join(dirname(file), 'RESULTS.md') : join(here, 'RESULTS.md');
+  console.log(writeReport(saved, { outDir: dirname(file), markdown }).join('\n'));
+  process.exit(0);
+}
 
 const threads = Number(opt.threads ?? cpus().length);
 const python = opt.python ?? (existsSync(join(root, '.venv/bin/python')) ? join(root, '.venv/bin/python') : 'python3');

@@ -1,10 +1,13 @@
 // CI smoke of the benchmark: it runs end to end and writes well-formed output. It asserts
 // nothing about speed (that is what `npm run bench` and bench/RESULTS.md are for).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
+
+import { PYTHON } from './helpers.js';
 
 const root = join(__dirname, '..');
 
@@ -41,5 +44,28 @@ describe('benchmark smoke (npm run bench:smoke)', () => {
     const svg = readFileSync(svgPath!, 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect((svg.match(/<rect /g) ?? []).length).toBeGreaterThan(10);
+
+    // --report-only rewrites the same report from the saved raw data.
+    rmSync(mdPath!);
+    const again = spawnSync(process.execPath, [join(root, 'bench/run.mjs'), '--report-only', jsonPath!], { encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    expect(readFileSync(mdPath!, 'utf8')).toBe(md);
+  });
+
+  it('GEMM peak is the best run, with the median beside it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crossrank-gemm-'));
+    const build = spawnSync(PYTHON, ['-c', `import sys; from pathlib import Path; sys.path.insert(0, 'bench'); import models; models.build_gemm(Path(${JSON.stringify(dir)}), 256)`], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(build.status, build.stderr).toBe(0);
+    const run = spawnSync(join(root, 'build/Release/crossrank-bench'), ['gemm', join(dir, 'gemm.onnx'), '1', '5'], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const gemm = JSON.parse(run.stdout);
+    expect(gemm.runs).toHaveLength(5);
+    expect(gemm.gflops).toBe(Math.max(...gemm.runs));
+    expect(gemm.median).toBeLessThanOrEqual(gemm.gflops);
+    expect(gemm.median).toBeGreaterThanOrEqual(Math.min(...gemm.runs));
   });
 });

@@ -154,7 +154,11 @@ export function writeReport(result, { outDir, markdown }) {
   md += table(result, 'long', 'Long inputs (passages of 400+ words, truncated to 512 tokens), batch 8', 'pairs/sec.');
   md += `## Compute\n\n`;
   md += result.gemm
-    ? `GEMM peak (fp32 ${result.gemm.size}x${result.gemm.size} MatMul through the same ONNX Runtime library, ${result.gemm.threads} threads, \`build/Release/crossrank-bench gemm\`): **${result.gemm.gflops.toFixed(1)} GFLOP/s**.\n\n`
+    ? `GEMM peak (fp32 ${result.gemm.size}x${result.gemm.size} MatMul through the same ONNX Runtime library, ${result.gemm.threads} threads, \`build/Release/crossrank-bench gemm\`` +
+      // Runs before 2026-11-27 recorded the median of the runs as the peak.
+      (result.gemm.median === undefined
+        ? `, median of ${result.gemm.runs.length} runs): **${result.gemm.gflops.toFixed(1)} GFLOP/s**.\n\n`
+        : `, best of ${result.gemm.runs.length} runs): **${result.gemm.gflops.toFixed(1)} GFLOP/s** (median ${result.gemm.median.toFixed(1)}; runs ${result.gemm.runs.map((g) => g.toFixed(0)).join(', ')}).\n\n`)
     : 'GEMM peak: not measured in this run.\n\n';
   md += `| model | workload | mean tokens/pair | crossrank pairs/s | achieved GFLOP/s | share of GEMM peak |\n| --- | --- | ---: | ---: | ---: | ---: |\n`;
   for (const r of result.runs.filter((x) => x.system === 'crossrank' && x.gflops !== undefined)) {
