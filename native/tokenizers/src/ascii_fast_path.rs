@@ -4,9 +4,10 @@
 //! `NormalizedString` keeps an alignment per byte through clean-up, NFD (accent stripping) and
 //! lowercasing, although on ASCII all of it is a byte map. For a tokenizer whose normalizer is a
 //! `BertNormalizer`, this module applies that byte map itself and hands the result to a copy of
-//! the same tokenizer without a normalizer: same pre-tokenizer, model, post-processor and
-//! truncation, so the ids are the same. Text outside the cases proven equal below takes the
-//! tokenizer's own path.
+//! the same tokenizer without a normalizer: same model, added vocabulary, post-processor and
+//! truncation, and the same pre-tokenizer (`BertPreTokenizer` in its ASCII form, point 4), so
+//! the ids are the same. Text outside the cases proven equal below takes the tokenizer's own
+//! path.
 //!
 //! Why the ids are equal, given the pipeline of `AddedVocabulary::extract_and_normalize`:
 //! 1. Added tokens that are not normalized (BERT's `[CLS]`, `[SEP]`, ...) are split out of the
@@ -66,7 +67,7 @@ pub struct AsciiFastPath {
     clean_text: bool,
     lowercase: bool,
     /// The same tokenizer (truncation and padding settings included) without its normalizer.
-    without_normalizer: AsciiTokenizer,
+    ascii_tokenizer: AsciiTokenizer,
     /// Added tokens matched before normalization; None when there are none.
     raw_added_tokens: Option<AhoCorasick>,
 }
@@ -100,7 +101,7 @@ impl AsciiFastPath {
             Some(PreTokenizerWrapper::BertPreTokenizer(_)) => Some(AsciiPreTokenizer::Bert),
             Some(other) => Some(AsciiPreTokenizer::Other(other.clone())),
         };
-        let without_normalizer = TokenizerBuilder::new()
+        let ascii_tokenizer = TokenizerBuilder::new()
             .with_model(tokenizer.get_model().clone())
             .with_normalizer(None)
             .with_pre_tokenizer(pre_tokenizer)
@@ -113,7 +114,7 @@ impl AsciiFastPath {
         Ok(Some(Self {
             clean_text: bert.clean_text,
             lowercase: bert.lowercase,
-            without_normalizer,
+            ascii_tokenizer,
             raw_added_tokens,
         }))
     }
@@ -123,10 +124,10 @@ impl AsciiFastPath {
     pub fn encode(&self, first: &str, second: Option<&str>) -> Option<Result<Encoding>> {
         let first = self.normalize(first)?;
         let encoding = match second {
-            None => self.without_normalizer.encode_fast(first, true),
+            None => self.ascii_tokenizer.encode_fast(first, true),
             Some(second) => {
                 let second = self.normalize(second)?;
-                self.without_normalizer.encode_fast((first, second), true)
+                self.ascii_tokenizer.encode_fast((first, second), true)
             }
         };
         Some(encoding)
