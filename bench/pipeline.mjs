@@ -7,6 +7,7 @@
 //   node bench/pipeline.mjs MODEL_DIR [PAIRS=4000] [TOKENIZER_THREADS=0] [THREADS=0] [BATCH=256]
 import { CrossEncoder } from '../dist/index.js';
 import { makePairs, vocabularyWords } from './lib/pairs.mjs';
+import { paddingPercent, statsSince } from './lib/protocol.mjs';
 import { median } from './lib/report.mjs';
 
 const [dir, pairsArg, tokArg, threadsArg, batchArg] = process.argv.slice(2);
@@ -48,10 +49,10 @@ const query = pairs[0][0];
 const docs = pairs.slice(0, 100).map((p) => p[1]);
 await timeEach(5, (i) => ce.rerank(query, docs.map((d) => `${d} ${i}`)));
 const rerankMs = await timeEach(40, (i) => ce.rerank(query, docs.map((d) => `${d} ${i + 5}`)));
-const d = after && Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
+const d = after && statsSince(before, after);
 console.log(
   `${dir.split('/').pop()}: tokenize ${Math.round((n / tokenizeMs) * 1000)} pairs/s | predict ${Math.round((n / predictMs) * 1000)} pairs/s` +
     ` | rerank 1x100 ${rerankMs.toFixed(2)} ms` +
-    (d ? ` | padding ${(100 * (1 - d.tokens / d.paddedTokens)).toFixed(1)} % | windows started early ${d.earlyWindows} of ${d.windows}` : ''),
+    (d ? ` | padding ${paddingPercent(d).toFixed(1)} % | windows started early ${d.earlyWindows} of ${d.windows}` : ''),
 );
 await ce.close();

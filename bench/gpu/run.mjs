@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { makePairs, makeRerankSets, vocabularyWords } from '../lib/pairs.mjs';
+import { paddingPercent } from '../lib/protocol.mjs';
 import { median } from '../lib/report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -226,7 +227,7 @@ function report(meta, rows) {
     md += `| model | pairs | batches | padding | windows started early |\n| --- | ---: | ---: | ---: | ---: |\n`;
     for (const r of withScheduler) {
       const s = r['crossrank fp16 throughput scheduler'];
-      md += `| ${r.model} | ${s.pairs} | ${s.batches} | ${(100 * (1 - s.tokens / s.paddedTokens)).toFixed(1)} % | ${s.earlyWindows} of ${s.windows} |\n`;
+      md += `| ${r.model} | ${s.pairs} | ${s.batches} | ${paddingPercent(s).toFixed(1)} % | ${s.earlyWindows} of ${s.windows} |\n`;
     }
   }
   if (tokenizerList.length > 0) {

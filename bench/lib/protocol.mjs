@@ -26,3 +26,13 @@ export async function timed(w, data, make) {
   }
   return { seconds, items: itemsOf(w, parts[0]), parts };
 }
+
+/** crossrank's scheduler counters (ce.stats()) accumulated between two snapshots. */
+export function statsSince(before, after) {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
+}
+
+/** Of the positions the model computed, the share that was padding, in percent. */
+export function paddingPercent(stats) {
+  return 100 * (1 - stats.tokens / stats.paddedTokens);
+}

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 import { CrossEncoder } from '../../dist/index.js';
-import { timed } from '../lib/protocol.mjs';
+import { statsSince, timed } from '../lib/protocol.mjs';
 
 const job = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const ce = await CrossEncoder.load(job.model_dir, {
@@ -56,7 +56,7 @@ for (const w of job.workloads) {
     event_loop_max_ms: histogram.max / 1e6,
     // The scheduler over the workload (warm-up included): padding, and whether windows started
     // early because tokenization was behind inference.
-    scheduler: Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]])),
+    scheduler: statsSince(before, after),
   });
   process.stderr.write(`crossrank: ${w.name} done\n`);
 }

@@ -80,7 +80,7 @@ impl AsciiFastPath {
             return Ok(None);
         };
         let mut raw_contents = Vec::new();
-        for token in tokenizer.get_added_tokens_decoder().values() {
+        for token in tokenizer.get_added_vocabulary().get_added_tokens_decoder().values() {
             if token.normalized {
                 let mut content = NormalizedString::from(token.content.as_str());
                 bert.normalize(&mut content)?;
