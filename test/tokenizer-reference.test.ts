@@ -54,8 +54,8 @@ describe('token ids of random text equal the Python tokenizers package', () => {
       const { ids, typeIds } = await model.tokenize(pairs);
       for (let i = 0; i < pairs.length; i++) {
         const context = JSON.stringify(pairs[i]);
-        expect(Array.from(ids[i]), context).toEqual(expected.ids[i]);
-        expect(Array.from(typeIds[i]), context).toEqual(expected.type_ids[i]);
+        expect(Array.from(ids[i]!), context).toEqual(expected.ids[i]);
+        expect(Array.from(typeIds[i]!), context).toEqual(expected.type_ids[i]);
       }
     } finally {
       await model.close();
