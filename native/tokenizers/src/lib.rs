@@ -3,16 +3,16 @@
 //! crossrank's C++ core calls these functions to load a `tokenizer.json` and to encode
 //! (query, document) pairs exactly as `transformers` does for a cross-encoder: special tokens
 //! added by the tokenizer's own post-processor, `longest_first` truncation to a maximum length,
-//! no padding (the core pads per batch). ASCII text through a BERT normalizer takes an exact
-//! shortcut (`ascii_fast_path.rs`). The header is `crossrank_tokenizers.h`.
+//! no padding (the core pads per batch). Text through a BERT normalizer takes an exact shortcut
+//! that normalizes printable ASCII itself (`bert_shortcut.rs`). The header is `crossrank_tokenizers.h`.
 //!
 //! Contract for every function: no panic crosses the boundary (each body runs under
 //! `catch_unwind`), pointers are checked for NULL, and error strings are owned by the caller,
 //! who frees them with `crt_string_free`.
 
-mod ascii_fast_path;
+mod bert_shortcut;
 
-use ascii_fast_path::AsciiFastPath;
+use bert_shortcut::BertShortcut;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -28,21 +28,23 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Which allocator this build of the crate uses: "mimalloc" or "system". A static string.
 #[no_mangle]
 pub extern "C" fn crt_allocator() -> *const c_char {
-    let name: &'static [u8] = if cfg!(feature = "mimalloc") { b"mimalloc\0" } else { b"system\0" };
+    let name: &'static [u8] = if cfg!(feature = "mimalloc") {
+        b"mimalloc\0"
+    } else {
+        b"system\0"
+    };
     name.as_ptr() as *const c_char
 }
 
-use tokenizers::tokenizer::{
-    Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
-};
+use tokenizers::tokenizer::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 /// Opaque handle given to C. `Tokenizer` is `Sync`: one handle may encode from many threads.
 pub struct CrtTokenizer {
     inner: Tokenizer,
     /// Pad id from the file's own padding settings, read before padding is switched off.
     padding_id: Option<u32>,
-    /// Exact shortcut for ASCII text through a `BertNormalizer` (see ascii_fast_path.rs).
-    ascii: Option<AsciiFastPath>,
+    /// Exact shortcut through a `BertNormalizer` (see bert_shortcut.rs).
+    shortcut: Option<BertShortcut>,
 }
 
 fn set_error(error: *mut *mut c_char, message: &str) {
@@ -113,11 +115,11 @@ pub unsafe extern "C" fn crt_tokenizer_load(
         tokenizer.with_padding(None);
         // After truncation and padding are set: the shortcut copies the tokenizer. One that cannot
         // be built is not used; the tokenizer's own path is always complete.
-        let ascii = AsciiFastPath::new(&tokenizer).ok().flatten();
+        let shortcut = BertShortcut::new(&tokenizer).ok().flatten();
         Ok(Box::into_raw(Box::new(CrtTokenizer {
             inner: tokenizer,
             padding_id,
-            ascii,
+            shortcut,
         })))
     }));
     match result {
@@ -216,9 +218,9 @@ pub unsafe extern "C" fn crt_encode(
         let a = text_from(first, first_len);
         let b = (!second.is_null()).then(|| text_from(second, second_len));
         let shortcut = tokenizer
-            .ascii
+            .shortcut
             .as_ref()
-            .and_then(|ascii| ascii.encode(&a, b.as_deref()));
+            .and_then(|shortcut| shortcut.encode(&a, b.as_deref()));
         // Offsets are not needed: encode_fast skips computing them.
         let encoding = match shortcut {
             Some(encoding) => encoding,
