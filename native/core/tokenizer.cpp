@@ -15,11 +15,11 @@ std::string take_error(char* error, const char* fallback) {
 }
 }  // namespace
 
-Tokenizer::Tokenizer(const std::string& path, size_t max_length, bool truncate_left)
+Tokenizer::Tokenizer(const std::string& path, size_t max_length, bool truncate_left, bool shortcut)
     : max_length_(max_length) {
   if (max_length == 0) throw Error(ErrorCode::InvalidArgument, "maxLength must be positive");
   char* error = nullptr;
-  handle_ = crt_tokenizer_load(path.c_str(), max_length, truncate_left ? 1 : 0, &error);
+  handle_ = crt_tokenizer_load(path.c_str(), max_length, truncate_left ? 1 : 0, shortcut ? 1 : 0, &error);
   if (handle_ == nullptr) {
     throw Error(ErrorCode::Tokenizer,
                 "cannot load tokenizer '" + path + "': " + take_error(error, "unknown error"));

@@ -23,8 +23,10 @@ class Tokenizer {
   // The allocator the tokenizer crate was built with: "mimalloc" or "system".
   static const char* allocator();
 
-  // Loads tokenizer.json; pairs are truncated longest_first to max_length tokens.
-  Tokenizer(const std::string& path, size_t max_length, bool truncate_left);
+  // Loads tokenizer.json; pairs are truncated longest_first to max_length tokens. Without
+  // `shortcut`, every text takes the tokenizers crate's own path: same ids, slower (the fuzzer
+  // compares the two).
+  Tokenizer(const std::string& path, size_t max_length, bool truncate_left, bool shortcut = true);
   ~Tokenizer();
   Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;

@@ -13,9 +13,11 @@ extern "C" {
 typedef struct CrtTokenizer CrtTokenizer;
 
 /* Loads tokenizer.json, truncating pairs longest_first to max_length tokens (from the left when
- * truncate_left != 0) with padding off. NULL and *error set on failure. */
+ * truncate_left != 0) with padding off. shortcut != 0 enables the exact BERT shortcut
+ * (bert_shortcut.rs); 0 keeps the crate's own path for every text (the fuzzer's reference).
+ * NULL and *error set on failure. */
 CrtTokenizer* crt_tokenizer_load(const char* path, size_t max_length, int32_t truncate_left,
-                                 char** error);
+                                 int32_t shortcut, char** error);
 void crt_tokenizer_free(CrtTokenizer* tokenizer);
 void crt_string_free(char* s);
 /* The allocator the crate was built with: "mimalloc" or "system" (static, never freed). */

@@ -79,13 +79,15 @@ unsafe fn text_from<'a>(data: *const c_char, len: usize) -> std::borrow::Cow<'a,
 
 /// Loads `tokenizer.json` from `path` and configures it for pair encoding: truncation
 /// `longest_first` to `max_length` tokens (special tokens included) from the right, or from
-/// the left when `truncate_left` is non-zero; padding switched off.
+/// the left when `truncate_left` is non-zero; padding switched off. `shortcut` non-zero enables
+/// the exact BERT shortcut; zero keeps the crate's own path for every text.
 /// Returns NULL and sets `*error` on failure.
 #[no_mangle]
 pub unsafe extern "C" fn crt_tokenizer_load(
     path: *const c_char,
     max_length: usize,
     truncate_left: i32,
+    shortcut: i32,
     error: *mut *mut c_char,
 ) -> *mut CrtTokenizer {
     let result = catch_unwind(AssertUnwindSafe(|| -> Result<*mut CrtTokenizer, String> {
@@ -115,7 +117,11 @@ pub unsafe extern "C" fn crt_tokenizer_load(
         tokenizer.with_padding(None);
         // After truncation and padding are set: the shortcut copies the tokenizer. One that cannot
         // be built is not used; the tokenizer's own path is always complete.
-        let shortcut = BertShortcut::new(&tokenizer).ok().flatten();
+        let shortcut = if shortcut != 0 {
+            BertShortcut::new(&tokenizer).ok().flatten()
+        } else {
+            None
+        };
         Ok(Box::into_raw(Box::new(CrtTokenizer {
             inner: tokenizer,
             padding_id,
