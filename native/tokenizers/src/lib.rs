@@ -82,6 +82,9 @@ unsafe fn text_from<'a>(data: *const c_char, len: usize) -> std::borrow::Cow<'a,
 /// the left when `truncate_left` is non-zero; padding switched off. `shortcut` non-zero enables
 /// the exact BERT shortcut; zero keeps the crate's own path for every text.
 /// Returns NULL and sets `*error` on failure.
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string; `error` is NULL or points to a writable pointer.
 #[no_mangle]
 pub unsafe extern "C" fn crt_tokenizer_load(
     path: *const c_char,
@@ -141,6 +144,11 @@ pub unsafe extern "C" fn crt_tokenizer_load(
     }
 }
 
+/// Frees a tokenizer from `crt_tokenizer_load`.
+///
+/// # Safety
+/// `tokenizer` is NULL or a handle from `crt_tokenizer_load` not freed before, and no other
+/// thread uses it any more.
 #[no_mangle]
 pub unsafe extern "C" fn crt_tokenizer_free(tokenizer: *mut CrtTokenizer) {
     if !tokenizer.is_null() {
@@ -148,6 +156,10 @@ pub unsafe extern "C" fn crt_tokenizer_free(tokenizer: *mut CrtTokenizer) {
     }
 }
 
+/// Frees an error string that a function of this crate wrote to `*error`.
+///
+/// # Safety
+/// `s` is NULL or such a string, not freed before.
 #[no_mangle]
 pub unsafe extern "C" fn crt_string_free(s: *mut c_char) {
     if !s.is_null() {
@@ -157,6 +169,9 @@ pub unsafe extern "C" fn crt_string_free(s: *mut c_char) {
 
 /// Id of `token` (a NUL-terminated UTF-8 string) in the vocabulary, added tokens included;
 /// -1 when absent.
+///
+/// # Safety
+/// `tokenizer` is NULL or a live handle; `token` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn crt_tokenizer_token_to_id(
     tokenizer: *const CrtTokenizer,
@@ -178,6 +193,9 @@ pub unsafe extern "C" fn crt_tokenizer_token_to_id(
 }
 
 /// The pad id recorded in the tokenizer's own padding settings; -1 when it has none.
+///
+/// # Safety
+/// `tokenizer` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn crt_tokenizer_padding_id(tokenizer: *const CrtTokenizer) -> i64 {
     if tokenizer.is_null() {
@@ -190,6 +208,9 @@ pub unsafe extern "C" fn crt_tokenizer_padding_id(tokenizer: *const CrtTokenizer
 }
 
 /// Vocabulary size including added tokens: the smallest embedding table the ids fit.
+///
+/// # Safety
+/// `tokenizer` is NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn crt_tokenizer_vocab_size(tokenizer: *const CrtTokenizer) -> usize {
     if tokenizer.is_null() {
@@ -203,6 +224,11 @@ pub unsafe extern "C" fn crt_tokenizer_vocab_size(tokenizer: *const CrtTokenizer
 /// returns the number of tokens, which never exceeds the max length given at load.
 /// Returns -1 and sets `*error` on failure (for example when `capacity` is too small or the
 /// max length cannot hold the special tokens).
+///
+/// # Safety
+/// `tokenizer` is NULL or a live handle; `first` and `second` are NULL or point to
+/// `first_len` and `second_len` readable bytes (`second` NULL: a single text); `ids` and `type_ids` are NULL or hold `capacity` writable entries; `error` is
+/// NULL or points to a writable pointer.
 #[no_mangle]
 pub unsafe extern "C" fn crt_encode(
     tokenizer: *const CrtTokenizer,
