@@ -2,7 +2,7 @@
 // Reproduces the NDCG@10 cells of the seed leaderboard: every model folder x every BEIR dataset,
 // reranking the given first-stage (BM25 top-100) runs, and writes the table in the seed's layout.
 //
-//   node bench/leaderboard.mjs --models MODELS_DIR --data BEIR_DIR --runs RUNS_DIR [--out DIR] [--top-k 100]
+//   node bench/leaderboard.mjs --models MODELS_DIR --data BEIR_DIR --runs RUNS_DIR [--out DIR] [--top-k 100] [--device cpu|auto|cuda]
 //
 //   MODELS_DIR/<model>/            crossrank model folders (e.g. from `crossrank convert`)
 //   BEIR_DIR/<dataset>/            BEIR folders (corpus.jsonl, queries.jsonl, qrels/test.tsv or dev.tsv)
@@ -22,10 +22,11 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     out: { type: 'string', default: 'leaderboard' },
     'top-k': { type: 'string', default: '100' },
+    device: { type: 'string', default: 'cpu' },
   },
 });
 if (!values.models || !values.data || !values.runs) {
-  console.error('usage: node bench/leaderboard.mjs --models DIR --data DIR --runs DIR [--out DIR] [--top-k 100]');
+  console.error('usage: node bench/leaderboard.mjs --models DIR --data DIR --runs DIR [--out DIR] [--top-k 100] [--device cpu|auto|cuda]');
   process.exit(2);
 }
 const dirs = (p) => readdirSync(p).filter((n) => statSync(join(p, n)).isDirectory()).sort();
@@ -49,6 +50,7 @@ for (const model of models) {
       output: join(values.out, 'runs', model, `${dataset}.trec`),
       topK,
       split,
+      loadOptions: { device: values.device },
       onProgress: (d, t) => process.stderr.write(`\r${model} / ${dataset}: ${d}/${t} queries`),
     });
     process.stderr.write(`  ${((Date.now() - started) / 1000).toFixed(1)} s\n`);

@@ -2,7 +2,7 @@
 // crossrank command line:
 //   crossrank rerank  --model DIR --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
 //   crossrank info    --model DIR
-//   crossrank eval    --model DIR --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--json]
+//   crossrank eval    --model DIR --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
 //   crossrank convert --model HF_DIR --out DIR [--python PATH] [-- extra convert.py options]
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { packageRoot } from './native.js';
 const USAGE = `usage:
   crossrank rerank  --model DIR --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
   crossrank info    --model DIR
-  crossrank eval    --model DIR --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--json]
+  crossrank eval    --model DIR --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
   crossrank convert --model HF_DIR --out DIR [--python PATH] [--no-fp16] [--no-int8] [--no-optimize] [--bounds JSON]`;
 
 function bar(done: number, total: number, started: number): void {
@@ -44,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
       run: { type: 'string' },
       output: { type: 'string' },
       split: { type: 'string' },
+      concurrency: { type: 'string' },
       json: { type: 'boolean' },
       out: { type: 'string' },
       python: { type: 'string' },
@@ -92,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
       output: values.output,
       topK,
       split: values.split,
+      concurrency: values.concurrency !== undefined ? Number(values.concurrency) : undefined,
       loadOptions: { device },
       onProgress: process.stderr.isTTY || process.env.CROSSRANK_PROGRESS ? (d, t) => bar(d, t, started) : undefined,
     });

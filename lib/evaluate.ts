@@ -2,7 +2,9 @@
 // k documents with a cross-encoder, write the reranked run, and report NDCG@10, MRR@10,
 // Recall@100 and MAP against the qrels, for the first stage and for the reranked run.
 // An interrupted evaluation resumes: finished queries are appended to `<output>.partial`.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Several queries are in flight at once, so that the model's scheduler tokenizes the next ones
+// while it scores these and fills its batches across queries.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import { parseTrecRun, readCorpus, readQrels, readQueries, readTrecRun, trecLines } from './beir.js';
@@ -24,7 +26,10 @@ export interface EvaluateOptions {
   topK?: number;
   /** qrels split (default 'test'). */
   split?: string;
+  /** Rows per batch (default: the device's default, as for predict()). */
   batchSize?: number;
+  /** Queries in flight at once (default 8). 1 reranks one query after the other. */
+  concurrency?: number;
   loadOptions?: LoadOptions;
   /** Called after each query: (queries done, queries in all). */
   onProgress?: (done: number, total: number) => void;
@@ -43,7 +48,8 @@ export interface EvaluateReport {
   perQuery: { firstStage: MetricsReport['perQuery']; reranked: MetricsReport['perQuery'] };
 }
 
-const KEYS = ['data', 'run', 'model', 'output', 'topK', 'split', 'batchSize', 'loadOptions', 'onProgress', 'signal'] as const;
+const KEYS = ['data', 'run', 'model', 'output', 'topK', 'split', 'batchSize', 'concurrency', 'loadOptions', 'onProgress', 'signal'] as const;
+const DEFAULT_CONCURRENCY = 8;
 
 export async function evaluate(options: EvaluateOptions): Promise<EvaluateReport> {
   const o = checkObject('options', options);
@@ -55,7 +61,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateReport
   const output = optionalString('options.output', o.output);
   const topK = optionalInt('options.topK', o.topK, 1, 1_000_000) ?? 100;
   const split = optionalString('options.split', o.split) ?? 'test';
-  const batchSize = optionalInt('options.batchSize', o.batchSize, 1, 65536) ?? 32;
+  const batchSize = optionalInt('options.batchSize', o.batchSize, 1, 65536);
+  const concurrency = optionalInt('options.concurrency', o.concurrency, 1, 1024) ?? DEFAULT_CONCURRENCY;
   if (typeof o.model !== 'string' && !(o.model instanceof CrossEncoder)) {
     throw invalid('options.model', 'a model folder path or a CrossEncoder', o.model);
   }
@@ -94,23 +101,45 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateReport
     const todo = [...candidates.keys()].filter((q) => !reranked.has(q));
     let done = candidates.size - todo.length;
     options.onProgress?.(done, candidates.size);
-    for (const qid of todo) {
-      if (options.signal?.aborted) throw new CrossrankError('ABORTED', 'the evaluation was aborted; rerun it to resume');
-      const docIds = candidates.get(qid)!;
-      const hits = await model.rerank(queries.get(qid)!, docIds.map((d) => corpus.get(d)!), {
-        batchSize,
-        signal: options.signal,
-      });
-      const ranked: Array<[string, number]> = hits.map((h) => [docIds[h.index]!, h.score]);
-      reranked.set(qid, new Map(ranked));
-      if (partial) appendFileSync(partial, trecLines(qid, ranked, 'crossrank'));
-      documentsScored += docIds.length;
-      options.onProgress?.(++done, candidates.size);
-    }
+    const aborted = () => new CrossrankError('ABORTED', 'the evaluation was aborted; rerun it to resume');
+    let next = 0;
+    let failure: unknown;
+    // Each lane takes the next query when its last one is written. A failure stops the lanes from
+    // taking more; the calls in flight settle before evaluate() rejects with the first failure.
+    const lane = async () => {
+      while (failure === undefined && next < todo.length) {
+        const qid = todo[next++]!;
+        try {
+          if (options.signal?.aborted) throw aborted();
+          const docIds = candidates.get(qid)!;
+          const hits = await model.rerank(queries.get(qid)!, docIds.map((d) => corpus.get(d)!), {
+            ...(batchSize === undefined ? {} : { batchSize }),
+            signal: options.signal,
+          });
+          // Nothing is recorded after an abort, even a query that finished in the meantime:
+          // the partial run holds exactly the queries reported done.
+          if (options.signal?.aborted) throw aborted();
+          if (failure !== undefined) return;
+          const ranked: Array<[string, number]> = hits.map((h) => [docIds[h.index]!, h.score]);
+          reranked.set(qid, new Map(ranked));
+          if (partial) appendFileSync(partial, trecLines(qid, ranked, 'crossrank'));
+          documentsScored += docIds.length;
+          options.onProgress?.(++done, candidates.size);
+        } catch (error) {
+          failure ??= error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, lane));
+    if (failure !== undefined) throw failure;
   } finally {
     if (typeof o.model === 'string') await model.close();
   }
-  if (output && partial) renameSync(partial, output);
+  if (output && partial) {
+    // In query order, whatever order the queries finished in.
+    writeFileSync(output, [...candidates.keys()].map((qid) => trecLines(qid, [...reranked.get(qid)!], 'crossrank')).join(''));
+    rmSync(partial);
+  }
 
   const before = evaluateRun(new Map([...candidates].map(([q, ids]) => [q, new Map(ids.map((d) => [d, firstStage.get(q)!.get(d)!]))])), qrels);
   const after = evaluateRun(reranked, qrels);

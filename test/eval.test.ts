@@ -97,6 +97,53 @@ describe('crossrank eval on a BEIR-format fixture', () => {
     expectClose(resumed.reranked, expected.reranked.mean, 1e-4, 'resumed');
   });
 
+  it('keeps `concurrency` queries in flight; the run and its file are the same as one query at a time', async () => {
+    const model = await CrossEncoder.load(modelDir('bert-tiny'));
+    const rerank = model.rerank.bind(model);
+    let inFlight = 0;
+    let most = 0;
+    let calls = 0;
+    model.rerank = (async (...args: Parameters<typeof rerank>) => {
+      most = Math.max(most, ++inFlight);
+      const call = ++calls;
+      try {
+        const hits = await rerank(...args);
+        // The first query of each evaluation finishes last.
+        if (call === 1 || call === 11) await new Promise((resolve) => setTimeout(resolve, 50));
+        return hits;
+      } finally {
+        inFlight--;
+      }
+    }) as typeof model.rerank;
+    const dir = mkdtempSync(join(tmpdir(), 'crossrank-concurrency-'));
+    const run = join(data, 'run.bm25.trec');
+    const one = await evaluate({ data, run, model, topK: expected.top_k, concurrency: 1, output: join(dir, 'one.trec') });
+    expect(most).toBe(1);
+    const four = await evaluate({ data, run, model, topK: expected.top_k, concurrency: 4, output: join(dir, 'four.trec') });
+    expect(most).toBe(4);
+    expectClose(four.reranked, one.reranked, 1e-6, 'concurrency 4');
+    for (const [qid, m] of one.perQuery.reranked) expectClose(four.perQuery.reranked.get(qid)!, m, 1e-6, qid);
+    // Written in query order whatever order the queries finished in: the same documents in the
+    // same places (scores may differ in the last digits, batches being formed differently).
+    const columns = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((line) => line.split(' ').slice(0, 4).join(' '));
+    expect(columns(join(dir, 'four.trec'))).toEqual(columns(join(dir, 'one.trec')));
+    await expect(evaluate({ data, run, model, concurrency: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // A failure stops the other lanes and rejects once the calls in flight have settled.
+    const failing = evaluate({
+      data,
+      run,
+      model,
+      topK: 5,
+      concurrency: 4,
+      onProgress: (done) => {
+        if (done === 2) throw new Error('progress callback failed');
+      },
+    });
+    await expect(failing).rejects.toThrow('progress callback failed');
+    expect(inFlight).toBe(0);
+    await model.close();
+  });
+
   it('accepts a loaded model and leaves it open', async () => {
     const model = await CrossEncoder.load(modelDir('bert-tiny'));
     const report = await evaluate({ data, run: join(data, 'run.bm25.trec'), model, topK: 5 });
