@@ -4,18 +4,30 @@
 // queries in flight (`concurrency`) and for the former default (one query at a time, batches of
 // 32 rows), alternating settings over REPS rounds. Speed only: the model has random weights.
 //
-//   node bench/eval_speed.mjs MODEL_DIR [QUERIES=40] [REPS=3] [CONCURRENCY=1,8]
+//   node bench/eval_speed.mjs MODEL_DIR [--queries 40] [--reps 3] [--concurrency 1,8] [--device cpu] [--precision fp32]
+// In the GPU bundle: ./run.sh eval-speed MODEL_DIR --device cuda --precision fp16 ...
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 
 import { CrossEncoder, evaluate } from '../dist/index.js';
 import { makeRerankSets, vocabularyWords } from './lib/pairs.mjs';
 import { median } from './lib/report.mjs';
 
-const [dir, queriesArg, repsArg, concurrencyArg] = process.argv.slice(2);
-if (!dir) throw new Error('usage: node bench/eval_speed.mjs MODEL_DIR [QUERIES] [REPS] [CONCURRENCY=1,8]');
-const sets = makeRerankSets(vocabularyWords(`${dir}/tokenizer.json`), Number(queriesArg || 40), 100, 7);
+const { values: opt, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    queries: { type: 'string', default: '40' },
+    reps: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '1,8' },
+    device: { type: 'string', default: 'cpu' },
+    precision: { type: 'string', default: 'fp32' },
+  },
+});
+const dir = positionals[0];
+if (!dir) throw new Error('usage: node bench/eval_speed.mjs MODEL_DIR [--queries N] [--reps N] [--concurrency 1,8] [--device D] [--precision P]');
+const sets = makeRerankSets(vocabularyWords(`${dir}/tokenizer.json`), Number(opt.queries), 100, 7);
 const data = mkdtempSync(join(tmpdir(), 'crossrank-eval-speed-'));
 mkdirSync(join(data, 'qrels'));
 const corpus = [];
@@ -35,14 +47,15 @@ writeFileSync(join(data, 'queries.jsonl'), `${queries.join('\n')}\n`);
 writeFileSync(join(data, 'qrels', 'test.tsv'), `${qrels.join('\n')}\n`);
 writeFileSync(join(data, 'run.trec'), `${run.join('\n')}\n`);
 
-const model = await CrossEncoder.load(dir);
+const model = await CrossEncoder.load(dir, { device: opt.device, precision: opt.precision });
+console.log(`${model.info.device}, ${opt.precision}, ${sets.length} queries x 100 documents`);
 const settings = [
   { name: 'one query at a time, batches of 32 rows (former default)', options: { concurrency: 1, batchSize: 32 } },
-  ...(concurrencyArg || '1,8').split(',').map((c) => ({ name: `concurrency ${c}`, options: { concurrency: Number(c) } })),
+  ...opt.concurrency.split(',').map((c) => ({ name: `concurrency ${c}`, options: { concurrency: Number(c) } })),
 ];
 const rates = settings.map(() => []);
 await evaluate({ data, run: join(data, 'run.trec'), model, topK: 100 }); // warm-up
-for (let r = 0; r < Number(repsArg || 3); r++) {
+for (let r = 0; r < Number(opt.reps); r++) {
   for (const [i, s] of settings.entries()) {
     const report = await evaluate({ data, run: join(data, 'run.trec'), model, topK: 100, ...s.options });
     rates[i].push(report.documentsScored / report.seconds);

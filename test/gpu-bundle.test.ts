@@ -67,6 +67,16 @@ describe('GPU bundle (CPU-provider proof)', () => {
     expect(merged.rows.map((r: { model: string }) => r.model)).toEqual(['tinybert-l2', 'minilm-l2']);
     expect(readFileSync(join(bundle, 'results', 'gpu-proof-cpu.md'), 'utf8')).toMatch(/\| tinybert-l2 \| 9000 [^\n]*\n\| minilm-l2 \| 4100 /);
 
+    // The BEIR evaluation loop's speed, from the bundle (fp16 copy of the model built above).
+    const evalSpeed = spawnSync(join(bundle, 'run.sh'), ['eval-speed', join(out, 'cache', 'tinybert-l2'), '--device', 'cpu', '--precision', 'fp16', '--queries', '3', '--reps', '1', '--concurrency', '1,4'], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, PYTHON, LD_LIBRARY_PATH: '' },
+    });
+    expect(evalSpeed.status, evalSpeed.stderr.slice(-3000)).toBe(0);
+    expect(evalSpeed.stdout).toMatch(/^cpu, fp16, 3 queries x 100 documents$/m);
+    expect(evalSpeed.stdout).toMatch(/^tinybert-l2 concurrency 4: \d+ docs\/s/m);
+
     // --report-only rewrites the same report from the results file alone.
     const mdPath = join(bundle, 'results', 'gpu-proof-cpu.md');
     const written = readFileSync(mdPath, 'utf8');

