@@ -226,9 +226,9 @@ pub unsafe extern "C" fn crt_tokenizer_vocab_size(tokenizer: *const CrtTokenizer
 /// max length cannot hold the special tokens).
 ///
 /// # Safety
-/// `tokenizer` is NULL or a live handle; `first` and `second` are NULL or point to
-/// `first_len` and `second_len` readable bytes (`second` NULL: a single text); `ids` and `type_ids` are NULL or hold `capacity` writable entries; `error` is
-/// NULL or points to a writable pointer.
+/// `tokenizer` is NULL or a live handle; `first` and `second` are NULL or point to `first_len`
+/// and `second_len` readable bytes (`second` NULL: a single text); `ids` and `type_ids` are NULL
+/// or hold `capacity` writable entries; `error` is NULL or points to a writable pointer.
 #[no_mangle]
 pub unsafe extern "C" fn crt_encode(
     tokenizer: *const CrtTokenizer,
