@@ -6,20 +6,21 @@
 // model (bench/lib/standin_model.py) the case of a small model on a GPU, where inference outpaces
 // tokenization. Alternate the builds under test (CROSSRANK_ADDON) between runs.
 //
-//   node bench/pipeline.mjs MODEL_DIR [PAIRS=4000] [TOKENIZER_THREADS=0] [THREADS=0] [BATCH=256]
+//   node bench/pipeline.mjs MODEL_DIR [PAIRS=4000] [TOKENIZER_THREADS=0] [THREADS=0] [BATCH=256] [CONCURRENT_RUNS=default]
 import { CrossEncoder } from '../dist/index.js';
 import { makePairs, vocabularyWords } from './lib/pairs.mjs';
 import { paddingPercent, statsSince } from './lib/protocol.mjs';
 import { median } from './lib/report.mjs';
 
-const [dir, pairsArg, tokArg, threadsArg, batchArg] = process.argv.slice(2);
-if (!dir) throw new Error('usage: node bench/pipeline.mjs MODEL_DIR [PAIRS] [TOKENIZER_THREADS] [THREADS] [BATCH]');
+const [dir, pairsArg, tokArg, threadsArg, batchArg, runsArg] = process.argv.slice(2);
+if (!dir) throw new Error('usage: node bench/pipeline.mjs MODEL_DIR [PAIRS] [TOKENIZER_THREADS] [THREADS] [BATCH] [CONCURRENT_RUNS]');
 const n = Number(pairsArg || 4000);
 const slices = 5;
 const pairs = makePairs(vocabularyWords(`${dir}/tokenizer.json`), n * slices, 21);
 const ce = await CrossEncoder.load(dir, {
   tokenizerThreads: Number(tokArg || 0),
   threads: Number(threadsArg || 0),
+  ...(runsArg ? { concurrentRuns: Number(runsArg) } : {}),
 });
 // Rows per run as on a GPU: the batch size, not the CPU's token budget, bounds each run.
 const options = { batchSize: Number(batchArg || 256), maxBatchTokens: Number(batchArg || 256) * 512 };
