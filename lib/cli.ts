@@ -1,24 +1,67 @@
 #!/usr/bin/env node
 // crossrank command line:
-//   crossrank rerank  --model DIR --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
-//   crossrank info    --model DIR
-//   crossrank eval    --model DIR --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
+// --model takes a folder or a Hugging Face hub id (org/name, org/name@revision, or --revision REV):
+// hub models download into the HF cache with a progress bar on stderr (HF_ENDPOINT, HF_TOKEN,
+// HF_HUB_OFFLINE, HF_HUB_CACHE / HF_HOME as for Python).
+//   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
+//   crossrank info    --model DIR|ID
+//   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
 //   crossrank convert --model HF_DIR --out DIR [--python PATH] [-- extra convert.py options]
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { CrossEncoder } from './cross-encoder.js';
+import { Presets, SingleBar } from 'cli-progress';
+
+import { CrossEncoder, type LoadOptions, type Precision } from './cross-encoder.js';
+import type { DownloadProgress } from './hub/resolve.js';
 import { CrossrankError } from './errors.js';
+import { parseModelRef } from './hub/settings.js';
 import { evaluate } from './evaluate.js';
 import { packageRoot } from './native.js';
 
 const USAGE = `usage:
-  crossrank rerank  --model DIR --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
-  crossrank info    --model DIR
-  crossrank eval    --model DIR --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
-  crossrank convert --model HF_DIR --out DIR [--python PATH] [--no-fp16] [--no-int8] [--no-optimize] [--bounds JSON]`;
+  crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
+  crossrank info    --model DIR|ID
+  crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
+  crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--no-optimize] [--bounds JSON]
+--model: a model folder, or a Hugging Face hub id such as cross-encoder/ms-marco-MiniLM-L6-v2
+  (org/name@REV or --revision REV for a branch, tag or commit; --precision fp32|fp16|int8 picks the ONNX file).
+  Hub models download once into the Hugging Face cache (HF_HUB_CACHE, HF_HOME); HF_TOKEN for gated or
+  private repos, HF_ENDPOINT for a mirror, HF_HUB_OFFLINE=1 to use only the cache.`;
+
+/** A download progress bar on stderr (cli-progress), shown on a terminal or with CROSSRANK_PROGRESS set. */
+function downloadBar(): ((p: DownloadProgress) => void) | undefined {
+  const forced = Boolean(process.env.CROSSRANK_PROGRESS);
+  if (!process.stderr.isTTY && !forced) return undefined;
+  let bar: SingleBar | undefined;
+  let started = 0;
+  const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
+  return (p) => {
+    if (!bar) {
+      bar = new SingleBar(
+        {
+          stream: process.stderr,
+          format: 'downloading [{bar}] {percentage}% | {done} of {size} | {rate} | {file}',
+          hideCursor: process.stderr.isTTY,
+          noTTYOutput: forced,
+          notTTYSchedule: 500,
+          etaBuffer: 50,
+        },
+        Presets.shades_classic,
+      );
+      bar.start(p.total, 0, { done: mb(0), size: mb(p.total), rate: '-', file: p.file });
+      started = Date.now();
+    }
+    const rate = p.loaded / Math.max(1e-3, (Date.now() - started) / 1000);
+    bar.update(p.loaded, { done: mb(p.loaded), size: mb(p.total), rate: `${mb(rate)}/s`, file: p.file });
+    if (p.loaded >= p.total) {
+      bar.stop();
+      bar = undefined;
+    }
+  };
+}
 
 function bar(done: number, total: number, started: number): void {
   const width = 30;
@@ -30,6 +73,17 @@ function bar(done: number, total: number, started: number): void {
 
 const fmt = (x: number): string => x.toFixed(4);
 
+// Downloads what `crossrank convert` reads from a hub repo (configs, tokenizer files, safetensors
+// weights or else pytorch_model.bin) and prints the snapshot folder.
+const SNAPSHOT_PY = `
+import sys
+from huggingface_hub import HfApi, snapshot_download
+repo, rev = sys.argv[1], sys.argv[2]
+files = HfApi().list_repo_files(repo, revision=rev)
+weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) else ["pytorch_model.bin"]
+print(snapshot_download(repo, revision=rev, allow_patterns=["*.json", "*.txt", "*.model"] + weights, ignore_patterns=["onnx/*", "openvino/*"]))
+`;
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -37,6 +91,8 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       model: { type: 'string' },
+      revision: { type: 'string' },
+      precision: { type: 'string' },
       query: { type: 'string' },
       'top-k': { type: 'string' },
       device: { type: 'string' },
@@ -61,6 +117,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const topK = values['top-k'] !== undefined ? Number(values['top-k']) : undefined;
   const device = (values.device ?? 'cpu') as 'cpu' | 'auto' | 'cuda';
+  const loadOptions: LoadOptions = { device, onProgress: downloadBar() };
+  if (values.revision !== undefined) loadOptions.revision = values.revision;
+  if (values.precision !== undefined) loadOptions.precision = values.precision as Precision;
 
   if (command === 'convert') {
     if (!values.out) {
@@ -70,7 +129,17 @@ async function main(argv: string[]): Promise<number> {
     const script = join(packageRoot(), 'lib', 'python', 'convert.py');
     const venv = join(packageRoot(), '.venv', 'bin', 'python');
     const python = values.python ?? process.env.CROSSRANK_PYTHON ?? (existsSync(venv) ? venv : 'python3');
-    const args = [script, '--model', values.model, '--out', values.out];
+    let source = values.model;
+    const ref = parseModelRef(values.model, values.revision);
+    if ('hub' in ref) {
+      // convert needs the PyTorch weights, not an ONNX file: Python's huggingface_hub fetches
+      // them into the same HF cache (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE apply).
+      const fetched = spawnSync(python, ['-c', SNAPSHOT_PY, ref.hub.repo, ref.hub.revision], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+      if (fetched.error) throw new CrossrankError('INVALID_ARGUMENT', `cannot run ${python}: ${fetched.error.message}`);
+      if (fetched.status !== 0) return fetched.status ?? 1;
+      source = fetched.stdout.trim().split('\n').at(-1) ?? '';
+    }
+    const args = [script, '--model', source, '--out', values.out];
     if (values['no-fp16']) args.push('--no-fp16');
     if (values['no-int8']) args.push('--no-int8');
     if (values['no-optimize']) args.push('--no-optimize');
@@ -94,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
       topK,
       split: values.split,
       concurrency: values.concurrency !== undefined ? Number(values.concurrency) : undefined,
-      loadOptions: { device },
+      loadOptions,
       onProgress: process.stderr.isTTY || process.env.CROSSRANK_PROGRESS ? (d, t) => bar(d, t, started) : undefined,
     });
     if (values.json) {
@@ -111,7 +180,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const model = await CrossEncoder.load(values.model, { device });
+  const model = await CrossEncoder.load(values.model, loadOptions);
   try {
     if (command === 'info') {
       console.log(JSON.stringify(model.info, null, 2));
@@ -123,7 +192,9 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const hits = await model.rerank(values.query, positionals, { topK, returnDocuments: true });
-      console.log(`model: ${model.info.dir} (${model.info.architecture ?? model.info.modelType ?? 'unknown'})`);
+      const { hub } = model.info;
+      const source = hub ? `${hub.repo}@${hub.revision} (commit ${hub.commit.slice(0, 12)}, ${hub.file})` : model.info.dir;
+      console.log(`model: ${source} (${model.info.architecture ?? model.info.modelType ?? 'unknown'})`);
       console.log(`query: ${values.query}`);
       for (const [rank, hit] of hits.entries()) {
         console.log(`${String(rank + 1).padStart(3)}. ${hit.score.toFixed(4)}  [${hit.index}] ${hit.document}`);

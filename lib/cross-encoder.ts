@@ -1,6 +1,8 @@
 // The public class. TypeScript decides *what* (validated options, defaults read from the model
 // folder, coded errors); the native engine decides *how fast*.
 import { CrossrankError, fromNative } from './errors.js';
+import { type DownloadProgress, type HubModel, resolveHubModel } from './hub/resolve.js';
+import { parseModelRef } from './hub/settings.js';
 import { type Activation, readModelFolder } from './model-folder.js';
 import { type NativeModel, cudaProviderPath, native } from './native.js';
 import {
@@ -55,6 +57,14 @@ export interface LoadOptions {
    * that would exceed it rejects with QUEUE_FULL (a single call of any size is taken when idle).
    */
   maxQueuedPairs?: number;
+  /**
+   * For a hub id: the branch, tag or commit (default 'main'; `org/name@revision` says the same).
+   * Loading by id downloads into the Hugging Face cache (HF_HUB_CACHE / HF_HOME) from HF_ENDPOINT
+   * with HF_TOKEN; HF_HUB_OFFLINE=1 uses only the cache. See lib/hub/resolve.ts.
+   */
+  revision?: string;
+  /** Called as a hub download progresses (bytes); crossrank itself prints nothing. */
+  onProgress?: (progress: DownloadProgress) => void;
 }
 
 export interface PredictOptions {
@@ -107,6 +117,12 @@ export interface ModelInfo {
   /** Batches in flight at once (options.concurrentRuns, or the device's default). */
   concurrentRuns: number;
   onnxruntimeVersion: string;
+  /**
+   * Set when the model was loaded by hub id: the repo, the revision asked for, the commit it
+   * resolved to, the ONNX file chosen (repo path), and whether the hub was asked ('hub') or only
+   * the cache ('cache': offline, or the hub unreachable).
+   */
+  hub?: { repo: string; revision: string; commit: string; file: string; source: 'hub' | 'cache' };
 }
 
 /** Counters since load (CrossEncoder.stats()), for tuning batch settings and for benchmarks. */
@@ -126,7 +142,7 @@ export interface ModelStats {
 }
 
 const LOAD_KEYS = [
-  'device', 'deviceId', 'precision', 'threads', 'tokenizerThreads', 'concurrentRuns', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'allowSpinning', 'maxQueuedPairs',
+  'device', 'deviceId', 'precision', 'threads', 'tokenizerThreads', 'concurrentRuns', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'allowSpinning', 'maxQueuedPairs', 'revision', 'onProgress',
 ] as const;
 const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'signal'] as const;
 const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments'] as const;
@@ -175,7 +191,12 @@ export class CrossEncoder {
     this.#info = info;
   }
 
-  /** Loads a model folder (Hugging Face layout with an ONNX file). Loading runs off the main thread. */
+  /**
+   * Loads a model folder (Hugging Face layout with an ONNX file), or a hub model by id
+   * (`org/name`, `org/name@revision`): an existing path is always a folder. A hub model is
+   * downloaded into the Hugging Face cache (only the files it needs) unless cached; the ONNX file
+   * is chosen by device and precision (lib/hub/choose.ts). Loading runs off the main thread.
+   */
   static async load(dir: string, options?: LoadOptions): Promise<CrossEncoder> {
     if (typeof dir !== 'string' || dir.length === 0) throw invalid('dir', 'a non-empty string', dir);
     const o = checkObject('options', options);
@@ -193,7 +214,14 @@ export class CrossEncoder {
     const allowSpinning = optionalBool('options.allowSpinning', o.allowSpinning) ?? true;
     const maxQueuedPairs = optionalInt('options.maxQueuedPairs', o.maxQueuedPairs, 1, Number.MAX_SAFE_INTEGER) ?? 1 << 20;
 
-    const folder = readModelFolder(dir, modelFile, precision);
+    const revision = optionalString('options.revision', o.revision);
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalid('options.onProgress', 'a function', o.onProgress);
+    const onProgress = o.onProgress as LoadOptions['onProgress'];
+
+    const ref = parseModelRef(dir, revision);
+    let hub: HubModel | undefined;
+    if ('hub' in ref) hub = await resolveHubModel(ref.hub, { precision, device, modelFile, onProgress });
+    const folder = hub ? readModelFolder(hub.dir, hub.file, precision, device) : readModelFolder(dir, modelFile, precision, device);
     if (folder.activation instanceof CrossrankError && activationOption === undefined) throw folder.activation;
     const folderActivation = folder.activation instanceof CrossrankError ? undefined : folder.activation;
     if (maxLengthOption !== undefined && maxLengthOption > folder.positionLimit) {
@@ -265,13 +293,14 @@ export class CrossEncoder {
       concurrentRuns: n.concurrentRuns,
       onnxruntimeVersion: binding.versions.onnxruntime,
     };
+    if (hub) info.hub = { repo: hub.repo, revision: hub.revision, commit: hub.commit, file: hub.file, source: hub.source };
     return new CrossEncoder(nativeModel, info);
   }
 
   /** What was loaded and how it runs. */
   get info(): ModelInfo {
     const inputMemory = this.#native?.inputMemory ?? this.#info.inputMemory; // may fall back after load
-    return { ...this.#info, inputMemory, inputs: [...this.#info.inputs], labels: this.#info.labels && [...this.#info.labels] };
+    return { ...this.#info, inputMemory, inputs: [...this.#info.inputs], labels: this.#info.labels && [...this.#info.labels], hub: this.#info.hub && { ...this.#info.hub } };
   }
 
   /** Counters since load: pairs, batches, tokens against padded positions, windows. */

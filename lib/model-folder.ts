@@ -1,10 +1,11 @@
 // Reads a Hugging Face style model folder as is and decides everything the native side needs:
 // which ONNX file, which tokenizer, the max length, the pad token, the labels and the default
 // activation, following the rules of sentence-transformers' CrossEncoder.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { type Dirent, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 
 import { CrossrankError } from './errors.js';
+import { type FileDevice, type FilePrecision, chooseModelFile, modelFileCandidates } from './hub/choose.js';
 
 export type Activation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
 
@@ -33,11 +34,14 @@ export interface ModelFolder {
   activation: Activation | CrossrankError | undefined;
 }
 
-/** Model files looked for, in order, when the caller names none: by precision, in the hub's names. */
+/**
+ * Model files looked for, in order, when the caller names none, on this CPU's device 'cpu': the
+ * file choice table of lib/hub/choose.ts (modelFileCandidates), shared by folders and hub repos.
+ */
 export const MODEL_FILE_CANDIDATES = {
-  fp32: ['model.onnx', 'onnx/model.onnx'],
-  fp16: ['model_fp16.onnx', 'onnx/model_fp16.onnx'],
-  int8: ['model_quantized.onnx', 'onnx/model_quantized.onnx', 'onnx/model_int8.onnx'],
+  fp32: modelFileCandidates('fp32'),
+  fp16: modelFileCandidates('fp16'),
+  int8: modelFileCandidates('int8'),
 } as const;
 
 // Model types whose position ids start after the padding index (RoBERTa's offset of 2).
@@ -98,34 +102,43 @@ function parseActivation(name: unknown, source: string): Activation | CrossrankE
   );
 }
 
-function resolveModelFile(dir: string, modelFile: string | undefined, precision: keyof typeof MODEL_FILE_CANDIDATES): string {
+/** Files of a model folder as chooseModelFile takes them: the root's and those one folder down (onnx/), with '/'. */
+function folderFiles(dir: string): string[] {
+  const files: string[] = [];
+  let entries: Dirent[] = [];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return files;
+  }
+  for (const entry of entries) {
+    if (entry.isDirectory()) {
+      try {
+        for (const inner of readdirSync(join(dir, entry.name))) files.push(`${entry.name}/${inner}`);
+      } catch {
+        // an unreadable subfolder holds no candidate
+      }
+    } else {
+      files.push(entry.name); // files and symlinks (the HF cache's snapshots are symlinks)
+    }
+  }
+  return files.sort();
+}
+
+function resolveModelFile(dir: string, modelFile: string | undefined, precision: FilePrecision, device: FileDevice): string {
   if (modelFile !== undefined) {
     const path = isAbsolute(modelFile) ? modelFile : join(dir, modelFile);
     if (!existsSync(path)) throw new CrossrankError('MODEL_NOT_FOUND', `model file ${path} does not exist`);
     return path;
   }
-  const candidates = MODEL_FILE_CANDIDATES[precision];
-  for (const candidate of candidates) {
-    const path = join(dir, candidate);
-    if (existsSync(path)) return path;
-  }
-  let present = '';
-  try {
-    present = readdirSync(dir).slice(0, 12).join(', ');
-  } catch {
-    // the listing is only a hint
-  }
-  throw new CrossrankError(
-    'MODEL_NOT_FOUND',
-    `no ${precision} ONNX model in ${dir}: looked for ${candidates.join(' and ')} (the folder holds: ${present || 'nothing'}). ` +
-      'Make one with `crossrank convert` (or optimum), or name it with the modelFile option.',
-  );
+  return join(dir, chooseModelFile(folderFiles(dir), dir, precision, device));
 }
 
 export function readModelFolder(
   dirArg: string,
   modelFile: string | undefined,
-  precision: keyof typeof MODEL_FILE_CANDIDATES = 'fp32',
+  precision: FilePrecision = 'fp32',
+  device: FileDevice = 'cpu',
 ): ModelFolder {
   const dir = resolve(dirArg);
   let isDir = false;
@@ -140,7 +153,7 @@ export function readModelFolder(
   if (!existsSync(tokenizerPath)) {
     throw new CrossrankError('MODEL_NOT_FOUND', `${relative(process.cwd(), tokenizerPath) || tokenizerPath} is missing: crossrank needs the fast tokenizer file tokenizer.json`);
   }
-  const modelPath = resolveModelFile(dir, modelFile, precision);
+  const modelPath = resolveModelFile(dir, modelFile, precision, device);
 
   const config = readJson(join(dir, 'config.json'), 'config.json') ?? {};
   const tokenizerConfig = readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json') ?? {};
