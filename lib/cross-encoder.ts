@@ -28,9 +28,10 @@ export interface LoadOptions {
   /** Which CUDA device (default 0). */
   deviceId?: number;
   /**
-   * Which ONNX file of the folder, by precision, in the hub's names: fp32 model.onnx,
-   * fp16 onnx/model_fp16.onnx, int8 onnx/model_quantized.onnx (crossrank convert writes them).
-   * modelFile wins over it.
+   * Which ONNX file of the folder or hub repo, by precision and device, in the hub's names
+   * (the table in lib/hub/choose.ts): fp32 model.onnx (default), fp16 model_fp16.onnx or on CUDA
+   * model_O4.onnx, int8 the qint8/quint8 file for this CPU's instruction sets, else
+   * model_quantized.onnx. modelFile wins over it.
    */
   precision?: Precision;
   /** ONNX Runtime intra-op threads; 0 or undefined: one per physical core. */
@@ -44,7 +45,7 @@ export interface LoadOptions {
   concurrentRuns?: number;
   /** Truncate pairs to this many tokens (special tokens included). Default: the model's own limit. */
   maxLength?: number;
-  /** ONNX file inside the folder (e.g. 'onnx/model_quantized.onnx'). Default: model.onnx, then onnx/model.onnx. */
+  /** ONNX file inside the folder or repo (e.g. 'onnx/model_quantized.onnx'); overrides the choice by precision. */
   modelFile?: string;
   /** Default activation of predict(); overrides the model folder's. */
   activation?: Activation;

@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { CrossEncoder, CrossrankError, chooseModelFile, cpuFeatures, resolveHubModel } from '../lib/index.js';
+import { CrossEncoder, CrossrankError, chooseModelFile, cpuFeatures, hubSettings, parseModelRef, resolveHubModel } from '../lib/index.js';
 import type { DownloadProgress } from '../lib/index.js';
 import { FIXTURES, PYTHON, maxAbsDiff, modelDir } from './helpers.js';
 import { HubEmulator } from './hub-emulator.js';
@@ -443,6 +443,31 @@ describe('errors', () => {
     mkdirSync(blobs, { recursive: true });
     symlinkSync('/dev/full', join(blobs, `${sha256(bert('model.onnx'))}.incomplete`));
     await expect(CrossEncoder.load('cross-encoder/tiny-ce')).rejects.toMatchObject({ code: 'CACHE_NOT_WRITABLE', message: expect.stringMatching(/disk is full/) });
+  });
+});
+
+describe('settings and ids', () => {
+  it('reads HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, HF_HUB_CACHE and HF_HOME as Python does', () => {
+    process.env.HF_ENDPOINT = 'http://mirror.example/';
+    process.env.HF_HOME = join(scratch, 'home');
+    delete process.env.HF_HUB_CACHE;
+    process.env.HF_HUB_OFFLINE = 'YES';
+    process.env.HF_TOKEN = 'hf_x';
+    expect(hubSettings()).toEqual({ endpoint: 'http://mirror.example', token: 'hf_x', offline: true, cacheDir: join(scratch, 'home', 'hub') });
+    process.env.HF_HUB_CACHE = join(scratch, 'elsewhere');
+    process.env.HF_HUB_OFFLINE = '0';
+    expect(hubSettings()).toMatchObject({ offline: false, cacheDir: join(scratch, 'elsewhere') });
+  });
+
+  it('an existing path is a folder; org/name[@rev] is a hub id; other names are folders', () => {
+    expect(parseModelRef(BERT)).toEqual({ folder: BERT });
+    expect(parseModelRef('cross-encoder/ms-marco-MiniLM-L6-v2')).toEqual({ hub: { repo: 'cross-encoder/ms-marco-MiniLM-L6-v2', revision: 'main' } });
+    expect(parseModelRef('org/name@v2')).toEqual({ hub: { repo: 'org/name', revision: 'v2' } });
+    expect(parseModelRef('org/name', 'abc')).toEqual({ hub: { repo: 'org/name', revision: 'abc' } });
+    expect(parseModelRef('/no/such/folder')).toEqual({ folder: '/no/such/folder' });
+    expect(parseModelRef('models/a/b')).toEqual({ folder: 'models/a/b' });
+    expect(parseModelRef('org/bad--name')).toEqual({ folder: 'org/bad--name' });
+    expect(() => parseModelRef('org/name@')).toThrow(CrossrankError);
   });
 });
 

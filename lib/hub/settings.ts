@@ -1,6 +1,6 @@
 // Where a hub model comes from and goes to: model references (folder or `org/name[@revision]`)
 // and the environment Python's huggingface_hub reads, read the same way.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -83,13 +83,4 @@ export function parseModelRef(idOrDir: string, revision?: string): { folder: str
     );
   }
   return { hub: { repo: id, revision: idRevision ?? revision ?? 'main' } };
-}
-
-/** True when `path` is a folder (a file or nothing is not). */
-export function isFolder(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }
