@@ -80,6 +80,7 @@ export class HubEmulator {
   #repos = new Map<string, Repo>();
   #renamed = new Map<string, string>();
   #drops = new Map<string, number>();
+  #stalls = new Map<string, number>();
   #server: Server | undefined;
   #cdn: Server | undefined;
   url = '';
@@ -110,6 +111,11 @@ export class HubEmulator {
   /** The next `times` downloads of `path` (any repo) send half the file, then drop the connection. */
   dropMidFile(path: string, times: number): void {
     this.#drops.set(path, times);
+  }
+
+  /** The next `times` downloads of `path` send half the file, then nothing more (the connection stays open). */
+  stallMidFile(path: string, times: number): void {
+    this.#stalls.set(path, times);
   }
 
   /** Requests to /api/ routes and HEAD requests: what a load asks before downloading. */
@@ -198,10 +204,13 @@ export class HubEmulator {
     }
     this.#log(req, status, true);
     const body = file.content.subarray(start, end + 1);
-    const path = paths.find((p) => (this.#drops.get(p) ?? 0) > 0);
-    if (path !== undefined && body.length > 1) {
-      this.#drops.set(path, this.#drops.get(path)! - 1);
-      res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.destroy());
+    for (const [faults, stall] of [[this.#drops, false], [this.#stalls, true]] as const) {
+      const path = paths.find((p) => (faults.get(p) ?? 0) > 0);
+      if (path === undefined || body.length < 2) continue;
+      faults.set(path, faults.get(path)! - 1);
+      res.write(body.subarray(0, Math.floor(body.length / 2)), () => {
+        if (!stall) res.destroy(); // a stalled answer is ended by close()'s closeAllConnections
+      });
       return;
     }
     res.end(body);

@@ -431,6 +431,19 @@ describe('errors', () => {
     expect(existsSync(join(storage, 'blobs', `${blobName}.incomplete`))).toBe(false);
   });
 
+  it('a stalled download counts as cut short (idle timeout), and is retried', async () => {
+    hub.stallMidFile('onnx/model.onnx', 2);
+    const started = Date.now();
+    await expect(resolveHubModel({ repo: 'cross-encoder/tiny-ce', revision: 'main' }, { idleTimeoutMs: 300 })).rejects.toMatchObject({
+      code: 'DOWNLOAD_INCOMPLETE',
+      message: expect.stringMatching(/no data for 300 ms/),
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    hub.stallMidFile('onnx/model.onnx', 1);
+    const r = await resolveHubModel({ repo: 'cross-encoder/tiny-ce', revision: 'main' }, { idleTimeoutMs: 300 });
+    expect(sha256(readFileSync(join(r.dir, r.file)))).toBe(sha256(bert('model.onnx')));
+  });
+
   it('a cache that is not writable or a full disk is CACHE_NOT_WRITABLE', async () => {
     const file = join(scratch, 'a-file');
     writeFileSync(file, 'x');

@@ -60,6 +60,8 @@ export interface ResolveOptions {
   /** Attempts per request on network errors and 5xx/429 answers (default 3), and the first pause between them in ms (default 250, doubling). */
   retries?: number;
   retryDelayMs?: number;
+  /** A download that receives nothing for this long (ms, default 60,000) counts as cut short. */
+  idleTimeoutMs?: number;
 }
 
 /** Where a hub model was found. */
@@ -276,7 +278,7 @@ export async function resolveHubModel(ref: HubRef, options: ResolveOptions = {})
         const key = blob.path;
         let job = inFlight.get(key);
         if (!job) {
-          job = downloadBlob(ref, settings, commit, item, blob.path, common, failures, (n) => {
+          job = downloadBlob(ref, settings, commit, item, blob.path, common, failures, options.idleTimeoutMs ?? 60_000, (n) => {
             loaded += n;
             options.onProgress?.({ file: item.path, fileLoaded: n, fileTotal: item.size, loaded, total });
           }).finally(() => inFlight.delete(key));
@@ -304,6 +306,7 @@ async function downloadBlob(
   blobPath: string,
   common: { hubUrl: string; accessToken: string | undefined; fetch: typeof fetch },
   failures: Failure[],
+  idleTimeoutMs: number,
   progress: (bytesAdded: number) => void,
 ): Promise<void> {
   const incomplete = `${blobPath}.incomplete`;
@@ -328,8 +331,13 @@ async function downloadBlob(
     if (!blob) throw new CrossrankError('MODEL_NOT_FOUND', `${ref.repo}@${commit} has no ${item.path}`);
     let received = 0;
     let streamError: unknown;
+    // A stalled connection never ends by itself: abort the copy after idleTimeoutMs without data.
+    const idle = new AbortController();
+    let timer = setTimeout(() => idle.abort(), idleTimeoutMs);
     const count = new Transform({
       transform(chunk: Buffer, _encoding, done) {
+        clearTimeout(timer);
+        timer = setTimeout(() => idle.abort(), idleTimeoutMs);
         received += chunk.byteLength;
         progress(chunk.byteLength);
         done(null, chunk);
@@ -337,11 +345,15 @@ async function downloadBlob(
     });
     try {
       // 'w' opens (and truncates) what is there, following a link, as Python's open(..., "wb") does.
-      await pipeline(Readable.fromWeb(blob.stream() as WebReadableStream<Uint8Array>), count, createWriteStream(incomplete, { flags: 'w' }));
+      await pipeline(Readable.fromWeb(blob.stream() as WebReadableStream<Uint8Array>), count, createWriteStream(incomplete, { flags: 'w' }), {
+        signal: idle.signal,
+      });
     } catch (error) {
       const mapped = cacheWriteError(error, incomplete);
       if (mapped instanceof CrossrankError) throw mapped; // the disk, not the network
-      streamError = error;
+      streamError = idle.signal.aborted ? new Error(`no data for ${idleTimeoutMs} ms`) : error;
+    } finally {
+      clearTimeout(timer);
     }
     if (failures.length > before) {
       // The GET itself was answered with an error (gated, rejected token...): no retry helps.
@@ -358,7 +370,10 @@ async function downloadBlob(
       return;
     }
     progress(-received); // the retry starts over
-    lastProblem = streamError !== undefined ? `the connection broke after ${received} of ${item.size} bytes` : `got ${received} of ${item.size} bytes`;
+    lastProblem =
+      streamError !== undefined
+        ? `the connection broke after ${received} of ${item.size} bytes: ${(streamError as Error).message ?? String(streamError)}`
+        : `got ${received} of ${item.size} bytes`;
   }
   throw new CrossrankError(
     'DOWNLOAD_INCOMPLETE',
