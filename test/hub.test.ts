@@ -45,6 +45,8 @@ const CE_FILES = {
   'config.json': bert('config.json'),
   'tokenizer.json': bert('tokenizer.json'),
   'tokenizer_config.json': bert('tokenizer_config.json'),
+  'special_tokens_map.json': '{"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]"}',
+  'config_sentence_transformers.json': '{"__version__": {"sentence_transformers": "4.0.0"}}',
   'onnx/model.onnx': bert('model.onnx'),
   'onnx/model_O1.onnx': bert('model.onnx'),
   'onnx/model_O4.onnx': bert('model.onnx'),
@@ -56,7 +58,8 @@ const CE_FILES = {
   'pytorch_model.bin': Buffer.alloc(4096, 7),
   'README.md': '# tiny cross-encoder\n',
 };
-const CE_SIDE = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
+const CE_SIDE = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'config_sentence_transformers.json'];
+const size = (f: string): number => Buffer.from(CE_FILES[f as keyof typeof CE_FILES]).length;
 
 let hub: HubEmulator;
 let cache: string;
@@ -136,7 +139,7 @@ describe('loading by hub id', () => {
     const first = await scores('cross-encoder/tiny-ce');
     expect(maxAbsDiff(first.scores, reference)).toBe(0);
     expect(first.info.hub).toEqual({ repo: 'cross-encoder/tiny-ce', revision: 'main', commit, file: 'onnx/model.onnx', source: 'hub' });
-    // 1 revision + 1 paths-info; 3 side files + the ONNX file (after its 302), nothing else.
+    // 1 revision + 1 paths-info; the 5 side files + the ONNX file (after its 302), nothing else.
     expect(hub.metadataRequests().map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([
       'GET /api/models/cross-encoder/tiny-ce/revision/main',
       `POST /api/models/cross-encoder/tiny-ce/paths-info/${commit}`,
@@ -229,7 +232,7 @@ describe('loading by hub id', () => {
       err.mockRestore();
       for (const l of logs) l.mockRestore();
     }
-    const total = [...CE_SIDE, 'model.onnx'].reduce((s, f) => s + bert(f).length, 0);
+    const total = [...CE_SIDE, 'onnx/model.onnx'].reduce((sum, f) => sum + size(f), 0);
     expect(events.at(-1)).toMatchObject({ loaded: total, total });
     expect(new Set(events.map((e) => e.file))).toEqual(new Set([...CE_SIDE, 'onnx/model.onnx']));
     for (let i = 1; i < events.length; i++) expect(events[i]!.loaded).toBeGreaterThan(events[i - 1]!.loaded);
@@ -246,7 +249,7 @@ for f in ${JSON.stringify([...CE_SIDE, 'onnx/model.onnx'])}:
     hf_hub_download("cross-encoder/tiny-ce", f)
 `;
     await run(PYTHON, ['-c', script], { env: pyEnv(), timeout: 60_000 });
-    expect(hub.downloads().length).toBe(4); // Python did download
+    expect(hub.downloads().length).toBe(CE_SIDE.length + 1); // Python did download
     hub.clearLog();
     const loaded = await scores('cross-encoder/tiny-ce');
     expect(maxAbsDiff(loaded.scores, reference)).toBe(0);
@@ -331,7 +334,7 @@ describe('ONNX external data', () => {
   beforeAll(async () => {
     extDir = join(scratch, 'external');
     mkdirSync(join(extDir, 'onnx'), { recursive: true });
-    for (const f of CE_SIDE) cpSync(join(BERT, f), join(extDir, f));
+    for (const f of CE_SIDE) writeFileSync(join(extDir, f), CE_FILES[f as keyof typeof CE_FILES]);
     const script = `
 import onnx, sys
 m = onnx.load(sys.argv[1])
