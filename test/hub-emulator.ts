@@ -81,6 +81,7 @@ export class HubEmulator {
   #renamed = new Map<string, string>();
   #drops = new Map<string, number>();
   #stalls = new Map<string, number>();
+  #failures = 0;
   #server: Server | undefined;
   #cdn: Server | undefined;
   url = '';
@@ -111,6 +112,11 @@ export class HubEmulator {
   /** The next `times` downloads of `path` (any repo) send half the file, then drop the connection. */
   dropMidFile(path: string, times: number): void {
     this.#drops.set(path, times);
+  }
+
+  /** The next `times` requests of any kind are answered 503 (the hub's "try again later"). */
+  failNext(times: number): void {
+    this.#failures = times;
   }
 
   /** The next `times` downloads of `path` send half the file, then nothing more (the connection stays open). */
@@ -218,6 +224,10 @@ export class HubEmulator {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
+    if (this.#failures > 0) {
+      this.#failures--;
+      return this.#error(req, res, 503, undefined, 'Service Unavailable');
+    }
     const path = decodeURIComponent(url.pathname);
 
     const cdn = /^\/cdn-lfs\/([0-9a-f]{64})$/.exec(path);

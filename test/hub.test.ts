@@ -236,6 +236,9 @@ describe('loading by hub id', () => {
     expect(events.at(-1)).toMatchObject({ loaded: total, total });
     expect(new Set(events.map((e) => e.file))).toEqual(new Set([...CE_SIDE, 'onnx/model.onnx']));
     for (let i = 1; i < events.length; i++) expect(events[i]!.loaded).toBeGreaterThan(events[i - 1]!.loaded);
+    for (const f of [...CE_SIDE, 'onnx/model.onnx']) {
+      expect(events.filter((e) => e.file === f).at(-1)).toMatchObject({ fileLoaded: size(f), fileTotal: size(f) });
+    }
   });
 });
 
@@ -317,6 +320,7 @@ describe('file choice', () => {
     const o1 = await scores('cross-encoder/tiny-ce', { modelFile: 'onnx/model_O1.onnx' });
     expect(o1.info.hub?.file).toBe('onnx/model_O1.onnx');
     expect(await codeOf(CrossEncoder.load('cross-encoder/tiny-ce', { modelFile: 'onnx/nope.onnx' }))).toBe('MODEL_NOT_FOUND');
+    expect(await codeOf(CrossEncoder.load('cross-encoder/tiny-ce', { modelFile: '../../escape.onnx' }))).toBe('INVALID_ARGUMENT');
 
     const tjs = await scores('Xenova/tiny-ce', { precision: 'fp16' });
     expect(tjs.info.hub?.file).toBe('onnx/model_fp16.onnx');
@@ -410,6 +414,17 @@ describe('errors', () => {
     process.env.HF_ENDPOINT = `http://127.0.0.1:${port}`;
     const cached = await scores('cross-encoder/tiny-ce');
     expect(cached.info.hub?.source).toBe('cache');
+  });
+
+  it('5xx answers are retried; a hub that keeps failing is HUB_UNREACHABLE', async () => {
+    hub.failNext(2);
+    expect((await resolveHubModel({ repo: 'cross-encoder/tiny-ce', revision: 'main' }, { retryDelayMs: 10 })).commit).toBe(commit);
+    expect(hub.requests.slice(0, 3).map((r) => r.status)).toEqual([503, 503, 200]);
+    hub.failNext(3);
+    await expect(resolveHubModel({ repo: 'Xenova/tiny-ce', revision: 'main' }, { retryDelayMs: 10 })).rejects.toMatchObject({
+      code: 'HUB_UNREACHABLE',
+      message: expect.stringMatching(/kept failing \(HTTP 503\)/),
+    });
   });
 
   it('a download cut short is retried once; cut twice it is DOWNLOAD_INCOMPLETE and never left as a complete file', async () => {

@@ -15,6 +15,7 @@ import { HubApiError, downloadFile, modelInfo, pathsInfo } from '@huggingface/hu
 
 import { CrossrankError } from '../errors.js';
 import {
+  COMMIT_HASH,
   blobState,
   cacheWriteError,
   cachedCommit,
@@ -82,6 +83,11 @@ export interface HubModel {
 }
 
 const METADATA_TIMEOUT_MS = 30_000;
+
+/** A relative repo path without '..', '.' or empty segments (what may be joined onto the cache). */
+function safeRepoPath(path: string): boolean {
+  return path.length > 0 && !path.startsWith('/') && !path.includes('\\') && path.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
 
 /** What the last failed answer said; createApiError keeps the status but drops X-Error-Code. */
 interface Failure {
@@ -211,10 +217,13 @@ const inFlight = new Map<string, Promise<void>>();
  */
 export async function resolveHubModel(ref: HubRef, options: ResolveOptions = {}): Promise<HubModel> {
   const settings = hubSettings(options.settings);
+  if (options.modelFile !== undefined && !safeRepoPath(options.modelFile)) {
+    throw new CrossrankError('INVALID_ARGUMENT', `options.modelFile must be a path inside the repo, received ${JSON.stringify(options.modelFile)}`);
+  }
+  if (settings.offline) return fromCache(ref, settings, options, 'HF_HUB_OFFLINE is set');
   if (settings.token !== undefined && !settings.token.startsWith('hf_')) {
     throw new CrossrankError('HUB_ACCESS_DENIED', 'HF_TOKEN does not look like a Hugging Face token (they start with hf_): make one at https://huggingface.co/settings/tokens');
   }
-  if (settings.offline) return fromCache(ref, settings, options, 'HF_HUB_OFFLINE is set');
 
   const failures: Failure[] = [];
   const retries = Math.max(1, options.retries ?? 3);
@@ -226,9 +235,12 @@ export async function resolveHubModel(ref: HubRef, options: ResolveOptions = {})
   let files: string[];
   try {
     const info = await modelInfo({ ...common, name: ref.repo, revision: ref.revision, additionalFields: ['sha', 'filePaths'] });
-    if (typeof info.sha !== 'string' || !Array.isArray(info.filePaths)) throw new Error('the revision answer has no sha or siblings');
+    if (typeof info.sha !== 'string' || !COMMIT_HASH.test(info.sha) || !Array.isArray(info.filePaths)) {
+      throw new CrossrankError('INTERNAL', `the hub's answer for ${ref.repo}@${ref.revision} has no commit hash or file list`);
+    }
     commit = info.sha;
-    files = info.filePaths;
+    // Paths from the hub are joined onto the cache folder: keep only those that stay inside it.
+    files = info.filePaths.filter(safeRepoPath);
   } catch (error) {
     const coded = hubError(error, ref, settings, failures, 'revision');
     if (coded instanceof CrossrankError && coded.code === 'HUB_UNREACHABLE') {
@@ -267,12 +279,13 @@ export async function resolveHubModel(ref: HubRef, options: ResolveOptions = {})
       if (!info) throw new CrossrankError('MODEL_NOT_FOUND', `${where} lists ${path} but the hub has no details of it`);
       // Blob names as Python's: the LFS sha256 for LFS files, else the git blob oid (the hub's ETag).
       const etag = info.lfs?.oid ?? info.oid;
-      if (!etag) throw new CrossrankError('INTERNAL', `the hub gave no oid for ${path}`);
+      if (!etag || !/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(etag)) throw new CrossrankError('INTERNAL', `the hub gave no valid oid for ${path}`);
       return { path, etag, size: info.lfs?.size ?? info.size };
     });
     const total = plan.reduce((sum, p) => sum + p.size, 0);
     let loaded = 0;
     for (const item of plan) {
+      let fileLoaded = 0;
       const blob = await blobState(storage, item.etag, item.size);
       if (!blob.complete) {
         const key = blob.path;
@@ -280,7 +293,8 @@ export async function resolveHubModel(ref: HubRef, options: ResolveOptions = {})
         if (!job) {
           job = downloadBlob(ref, settings, commit, item, blob.path, common, failures, options.idleTimeoutMs ?? 60_000, (n) => {
             loaded += n;
-            options.onProgress?.({ file: item.path, fileLoaded: n, fileTotal: item.size, loaded, total });
+            fileLoaded += n;
+            options.onProgress?.({ file: item.path, fileLoaded, fileTotal: item.size, loaded, total });
           }).finally(() => inFlight.delete(key));
           inFlight.set(key, job);
         }
