@@ -149,6 +149,7 @@ describe('loading by hub id', () => {
       `/cdn-lfs/${sha256(bert('model.onnx'))}`,
     ].sort());
     expect(hub.requests.filter((r) => r.status === 302)).toHaveLength(1);
+    expect(hub.requests).toHaveLength(2 + CE_SIDE.length + 2); // nothing else: no HEAD, no probe
 
     // Python's layout: refs/main, blobs named by git oid / LFS sha256, relative snapshot links.
     const storage = join(cache, 'models--cross-encoder--tiny-ce');
