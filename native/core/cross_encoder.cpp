@@ -41,13 +41,17 @@ void check_model_file(const std::string& path, const char* what, uint64_t max_by
 
 namespace {
 
+// An empty text with a non-null pointer: a null second text means "no second text" to the
+// tokenizer's C ABI, which would then add the special tokens of a single text.
+constexpr char kEmpty[] = "";
+
 // Tokens of an empty pair: the special tokens every pair carries ([CLS] [SEP] [SEP] for BERT,
 // <s> </s> </s> </s> for RoBERTa), as the tokenizer's own post-processor adds them. Counted with
 // a tokenizer of ample max length: the configured one may be too short to hold them.
 size_t special_tokens_of_pair(const std::string& path, bool truncate_left) {
   const Tokenizer probe(path, 4096, truncate_left, false);
   Encoding e;
-  const std::string_view empty;
+  const std::string_view empty(kEmpty, 0);
   probe.encode(empty, &empty, e);
   return e.ids.size();
 }
@@ -63,7 +67,7 @@ CrossEncoderEngine::CrossEncoderEngine(const EngineConfig& config) {
   // cannot truncate its own special tokens): refuse it now. The empty pair is the smallest pair.
   {
     Encoding e;
-    const std::string_view empty;
+    const std::string_view empty(kEmpty, 0);
     bool fits = true;
     try {
       tokenizer_->encode(empty, &empty, e);
