@@ -27,6 +27,10 @@ export type { Activation };
 
 export type Precision = 'fp32' | 'fp16' | 'int8';
 
+/**
+ * Options of CrossEncoder.load. Integer options are checked against one table of ranges
+ * (lib/options.ts INT_OPTIONS), which the addon enforces too.
+ */
 export interface LoadOptions {
   /** Where to run. 'auto' picks CUDA when usable, else CPU (info.deviceReason says why). Default 'cpu'. */
   device?: Device;
@@ -47,7 +51,11 @@ export interface LoadOptions {
    * (each run gets its own CUDA stream, so one batch's copies and host work overlap another's kernels).
    */
   concurrentRuns?: number;
-  /** Truncate pairs to this many tokens (special tokens included). Default: the model's own limit. */
+  /**
+   * Truncate pairs to this many tokens (special tokens included). Default: the model's own limit.
+   * It must leave room for text after the special tokens of a pair: at least 4 for BERT
+   * ([CLS] q [SEP] d [SEP]), 5 for RoBERTa; less is INVALID_ARGUMENT at load (the tokenizer is asked).
+   */
   maxLength?: number;
   /**
    * ONNX file inside the folder (e.g. 'onnx/model_quantized.onnx'), relative to it or absolute.
@@ -290,7 +298,7 @@ export class CrossEncoder {
 
   /**
    * Scores (first, second) text pairs. Returns one score per pair, or numLabels scores per pair
-   * (row-major) when the model has several labels.
+   * (row-major) when the model has several labels. `pairs` is read once, when the call is made.
    */
   async predict(pairs: ReadonlyArray<readonly [string, string]>, options?: PredictOptions): Promise<Float32Array> {
     const model = this.#open();
@@ -302,7 +310,9 @@ export class CrossEncoder {
 
   /**
    * Scores every document against the query and returns them best first (ties: lower index first),
-   * at most topK of them. Needs a model with one label.
+   * at most topK of them. Needs a model with one label. `documents` is read once, when the call is
+   * made (its length and each element exactly once): results describe the documents as they were
+   * then, whatever the caller does to the array meanwhile.
    */
   async rerank(query: string, documents: readonly string[], options?: RerankOptions): Promise<RerankResult[]> {
     const model = this.#open();
@@ -358,9 +368,10 @@ export class CrossEncoder {
   }
 
   /**
-   * Frees the model. Queued calls reject with code CLOSED, the batch being run finishes, later
-   * calls reject with CLOSED. Resolves once the native resources are released. Closing twice is
-   * harmless.
+   * Frees the model. Queued calls (and tokenize() calls not yet started) reject with code CLOSED,
+   * the batch being run finishes, later calls reject with CLOSED. Resolves once the native
+   * resources are released: the model's threads joined, its tokenizer and ONNX Runtime session
+   * freed, with no garbage collection needed. Closing twice is harmless.
    */
   async close(): Promise<void> {
     const model = this.#native;
