@@ -2,6 +2,7 @@
 // and close(); close() that gives threads and memory back before it resolves; calls that describe
 // their inputs as they were when made, however the caller changes them afterwards.
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,11 +82,16 @@ describe('close() frees the model', () => {
   }, 180_000);
 
   it('close() resolves after a tokenize() in flight has finished with the engine; one queued behind it rejects CLOSED', async () => {
+    const tasks = () => readdirSync('/proc/self/task').length;
+    const before = tasks();
     const m = await CrossEncoder.load(modelDir('bert-tiny'));
     const pairs = Array.from({ length: 2000 }, (_, i): [string, string] => [`query ${i}`, `document ${i} `.repeat(20)]);
     const calls = [m.tokenize(pairs), m.tokenize(pairs), m.tokenize(pairs), m.tokenize(pairs), m.tokenize(pairs)];
     const settled = Promise.allSettled(calls);
     await m.close();
+    // The engine is gone when close() resolves, though tokenize() calls were using it: its
+    // threads have been joined.
+    expect(tasks()).toBe(before);
     for (const r of await settled) {
       if (r.status === 'fulfilled') expect(r.value.ids).toHaveLength(2000);
       else expect(r.reason).toMatchObject({ code: 'CLOSED' });
