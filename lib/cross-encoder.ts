@@ -1,20 +1,27 @@
 // The public class. TypeScript decides *what* (validated options, defaults read from the model
 // folder, coded errors); the native engine decides *how fast*.
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+
 import { CrossrankError, fromNative } from './errors.js';
 import { type DownloadProgress, type HubModel, resolveHubModel } from './hub/resolve.js';
 import { parseModelRef } from './hub/settings.js';
 import { type Activation, readModelFolder } from './model-folder.js';
 import { type NativeModel, cudaProviderPath, native } from './native.js';
+import { type IntOption, bindOptionTable, range } from './options.js';
 import {
-  checkArray,
   checkKeys,
   checkObject,
+  describe,
   invalid,
+  onAbort,
   optionalBool,
   optionalEnum,
   optionalInt,
   optionalSignal,
   optionalString,
+  signalAborted,
+  snapshotPairs,
+  snapshotStrings,
 } from './validate.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto';
@@ -22,6 +29,10 @@ export type { Activation };
 
 export type Precision = 'fp32' | 'fp16' | 'int8';
 
+/**
+ * Options of CrossEncoder.load. Integer options are checked against one table of ranges
+ * (lib/options.ts INT_OPTIONS), which the addon enforces too.
+ */
 export interface LoadOptions {
   /** Where to run. 'auto' picks CUDA when usable, else CPU (info.deviceReason says why). Default 'cpu'. */
   device?: Device;
@@ -43,9 +54,21 @@ export interface LoadOptions {
    * (each run gets its own CUDA stream, so one batch's copies and host work overlap another's kernels).
    */
   concurrentRuns?: number;
-  /** Truncate pairs to this many tokens (special tokens included). Default: the model's own limit. */
+  /**
+   * Truncate pairs to this many tokens (special tokens included). Default: the model's own limit.
+   * It must leave room for text after the special tokens of a pair: at least 4 for BERT
+   * ([CLS] q [SEP] d [SEP]), 5 for RoBERTa; less is INVALID_ARGUMENT at load (the tokenizer is asked).
+   */
   maxLength?: number;
-  /** ONNX file inside the folder or repo (e.g. 'onnx/model_quantized.onnx'); overrides the choice by precision. */
+  /**
+   * ONNX file inside the folder or hub repo (e.g. 'onnx/model_quantized.onnx'), relative to it or
+   * absolute; overrides the choice by precision. It must lie inside the folder once resolved
+   * ('..' and absolute paths elsewhere give INVALID_ARGUMENT), so a value that reached it from a
+   * request cannot make crossrank open an arbitrary file; symbolic links inside the folder are
+   * followed, as the Hugging Face cache needs. To use an ONNX file kept elsewhere, make a folder
+   * that links to it. Still, never pass a client's input here unchecked: it picks which of the
+   * folder's models runs.
+   */
   modelFile?: string;
   /** Default activation of predict(); overrides the model folder's. */
   activation?: Activation;
@@ -148,6 +171,9 @@ const LOAD_KEYS = [
 const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'signal'] as const;
 const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments'] as const;
 const ACTIVATIONS: readonly Activation[] = ['sigmoid', 'identity', 'softmax', 'tanh'];
+/** An integer option checked against the one option table (lib/options.ts). */
+const int = (name: string, option: IntOption, value: unknown): number | undefined =>
+  optionalInt(name, value, range(option).min, range(option).max);
 const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
 const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8'];
 // Per-call defaults by device. On a CPU, batches of about 2,048 tokens keep activations in cache
@@ -157,30 +183,12 @@ const CALL_DEFAULTS = {
   cpu: { batchSize: 256, maxBatchTokens: 2048 },
   cuda: { batchSize: 256, maxBatchTokens: 262144 },
 } as const;
-const MAX_INT = 2 ** 31 - 1;
 
 interface CallSettings {
   batchSize: number;
   maxBatchTokens: number;
   activation: Activation;
   signal: AbortSignal | undefined;
-}
-
-/** Validates [string, string] pairs and splits them into the two columns the native side takes. */
-function splitPairs(pairs: unknown): { first: string[]; second: string[] } {
-  const list = checkArray('pairs', pairs);
-  const first = new Array<string>(list.length);
-  const second = new Array<string>(list.length);
-  for (let i = 0; i < list.length; i++) {
-    const pair = list[i];
-    if (!Array.isArray(pair) || pair.length !== 2) throw invalid(`pairs[${i}]`, 'a [string, string] pair', pair);
-    const [a, b] = pair as unknown[];
-    if (typeof a !== 'string') throw invalid(`pairs[${i}][0]`, 'a string', a);
-    if (typeof b !== 'string') throw invalid(`pairs[${i}][1]`, 'a string', b);
-    first[i] = a;
-    second[i] = b;
-  }
-  return { first, second };
 }
 
 export class CrossEncoder {
@@ -203,26 +211,30 @@ export class CrossEncoder {
     const o = checkObject('options', options);
     checkKeys('options', o, LOAD_KEYS);
     const device = optionalEnum('options.device', o.device, DEVICES) ?? 'cpu';
-    const deviceId = optionalInt('options.deviceId', o.deviceId, 0, 1024) ?? 0;
+    const deviceId = int('options.deviceId', 'deviceId', o.deviceId) ?? 0;
     const precision = optionalEnum('options.precision', o.precision, PRECISIONS);
-    const threads = optionalInt('options.threads', o.threads, 0, 1024) ?? 0;
-    const tokenizerThreads = optionalInt('options.tokenizerThreads', o.tokenizerThreads, 0, 1024) ?? 0;
-    const concurrentRuns = optionalInt('options.concurrentRuns', o.concurrentRuns, 1, 64) ?? 0;
-    const maxLengthOption = optionalInt('options.maxLength', o.maxLength, 1, MAX_INT);
+    const threads = int('options.threads', 'intraOpThreads', o.threads) ?? 0;
+    const tokenizerThreads = int('options.tokenizerThreads', 'tokenizerThreads', o.tokenizerThreads) ?? 0;
+    const concurrentRuns = int('options.concurrentRuns', 'concurrentRuns', o.concurrentRuns) ?? 0;
+    const maxLengthOption = int('options.maxLength', 'maxLength', o.maxLength);
     const modelFile = optionalString('options.modelFile', o.modelFile);
     const activationOption = optionalEnum('options.activation', o.activation, ACTIVATIONS);
     const optimizeGraph = optionalBool('options.optimizeGraph', o.optimizeGraph) ?? true;
     const allowSpinning = optionalBool('options.allowSpinning', o.allowSpinning) ?? true;
-    const maxQueuedPairs = optionalInt('options.maxQueuedPairs', o.maxQueuedPairs, 1, Number.MAX_SAFE_INTEGER) ?? 1 << 20;
+    const maxQueuedPairs = int('options.maxQueuedPairs', 'maxQueuedPairs', o.maxQueuedPairs) ?? 1 << 20;
 
     const revision = optionalString('options.revision', o.revision);
     if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalid('options.onProgress', 'a function', o.onProgress);
     const onProgress = o.onProgress as LoadOptions['onProgress'];
 
     const ref = parseModelRef(dir, revision);
+    // A hub repo's paths are checked against its snapshot folder by lib/hub.
+    if (modelFile !== undefined && 'folder' in ref) checkInsideFolder(ref.folder, modelFile);
     let hub: HubModel | undefined;
     if ('hub' in ref) hub = await resolveHubModel(ref.hub, { precision, device, modelFile, onProgress });
-    const folder = hub ? readModelFolder(hub.dir, hub.file, precision, device) : readModelFolder(dir, modelFile, precision, device);
+    const folder = hub
+      ? await readModelFolder(hub.dir, hub.file, precision, device)
+      : await readModelFolder(dir, modelFile, precision, device);
     if (folder.activation instanceof CrossrankError && activationOption === undefined) throw folder.activation;
     const folderActivation = folder.activation instanceof CrossrankError ? undefined : folder.activation;
     if (maxLengthOption !== undefined && maxLengthOption > folder.positionLimit) {
@@ -233,7 +245,7 @@ export class CrossEncoder {
     }
     const maxLength = maxLengthOption ?? folder.defaultMaxLength;
 
-    const binding = native();
+    const binding = bindOptionTable(native());
     let nativeModel: NativeModel;
     try {
       nativeModel = await binding.NativeModel.load({
@@ -319,11 +331,11 @@ export class CrossEncoder {
 
   /**
    * Scores (first, second) text pairs. Returns one score per pair, or numLabels scores per pair
-   * (row-major) when the model has several labels.
+   * (row-major) when the model has several labels. `pairs` is read once, when the call is made.
    */
   async predict(pairs: ReadonlyArray<readonly [string, string]>, options?: PredictOptions): Promise<Float32Array> {
     const model = this.#open();
-    const { first, second } = splitPairs(pairs);
+    const { first, second } = snapshotPairs('pairs', pairs);
     const settings = this.#callSettings('options', options, PREDICT_KEYS);
     if (first.length === 0) return new Float32Array(0);
     return this.#run(model, first, second, settings);
@@ -331,19 +343,20 @@ export class CrossEncoder {
 
   /**
    * Scores every document against the query and returns them best first (ties: lower index first),
-   * at most topK of them. Needs a model with one label.
+   * at most topK of them. Needs a model with one label. `documents` is read once, when the call is
+   * made (its length and each element exactly once): results describe the documents as they were
+   * then, whatever the caller does to the array meanwhile.
    */
   async rerank(query: string, documents: readonly string[], options?: RerankOptions): Promise<RerankResult[]> {
     const model = this.#open();
     if (typeof query !== 'string') throw invalid('query', 'a string', query);
-    const docs = checkArray('documents', documents);
+    // One snapshot per call: everything below, results included, uses this copy, never the
+    // caller's array again (it may change while the call runs).
+    const docs = snapshotStrings('documents', documents);
     const settings = this.#callSettings('options', options, RERANK_KEYS);
     const o = options as Record<string, unknown> | undefined;
-    const topK = optionalInt('options.topK', o?.topK, 0, Number.MAX_SAFE_INTEGER) ?? docs.length;
+    const topK = int('options.topK', 'topK', o?.topK) ?? docs.length;
     const returnDocuments = optionalBool('options.returnDocuments', o?.returnDocuments) ?? false;
-    for (let i = 0; i < docs.length; i++) {
-      if (typeof docs[i] !== 'string') throw invalid(`documents[${i}]`, 'a string', docs[i]);
-    }
     if (this.#info.numLabels !== 1) {
       throw new CrossrankError(
         'INVALID_ARGUMENT',
@@ -357,7 +370,7 @@ export class CrossEncoder {
     const unique: string[] = [];
     const slots = new Int32Array(docs.length);
     for (let i = 0; i < docs.length; i++) {
-      const text = docs[i] as string;
+      const text = docs[i]!;
       let slot = slotOf.get(text);
       if (slot === undefined) {
         slot = unique.length;
@@ -382,15 +395,16 @@ export class CrossEncoder {
     });
     return order.slice(0, Math.min(topK, docs.length)).map((index) => {
       const result: RerankResult = { index, score: scoreAt(index) };
-      if (returnDocuments) result.document = docs[index] as string;
+      if (returnDocuments) result.document = docs[index]!;
       return result;
     });
   }
 
   /**
-   * Frees the model. Queued calls reject with code CLOSED, the batch being run finishes, later
-   * calls reject with CLOSED. Resolves once the native resources are released. Closing twice is
-   * harmless.
+   * Frees the model. Queued calls (and tokenize() calls not yet started) reject with code CLOSED,
+   * the batch being run finishes, later calls reject with CLOSED. Resolves once the native
+   * resources are released: the model's threads joined, its tokenizer and ONNX Runtime session
+   * freed, with no garbage collection needed. Closing twice is harmless.
    */
   async close(): Promise<void> {
     const model = this.#native;
@@ -401,7 +415,7 @@ export class CrossEncoder {
   /** Token ids and type ids exactly as predict() feeds them to the model. */
   async tokenize(pairs: ReadonlyArray<readonly [string, string]>): Promise<{ ids: Uint32Array[]; typeIds: Uint32Array[] }> {
     const model = this.#open();
-    const { first, second } = splitPairs(pairs);
+    const { first, second } = snapshotPairs('pairs', pairs);
     if (first.length === 0) return { ids: [], typeIds: [] };
     try {
       return await model.encode(first, second);
@@ -419,9 +433,8 @@ export class CrossEncoder {
     const o = checkObject(name, options);
     checkKeys(name, o, keys);
     return {
-      batchSize: optionalInt(`${name}.batchSize`, o.batchSize, 1, 65536) ?? CALL_DEFAULTS[this.#info.device].batchSize,
-      maxBatchTokens:
-        optionalInt(`${name}.maxBatchTokens`, o.maxBatchTokens, 1, MAX_INT) ?? CALL_DEFAULTS[this.#info.device].maxBatchTokens,
+      batchSize: int(`${name}.batchSize`, 'batchSize', o.batchSize) ?? CALL_DEFAULTS[this.#info.device].batchSize,
+      maxBatchTokens: int(`${name}.maxBatchTokens`, 'maxBatchTokens', o.maxBatchTokens) ?? CALL_DEFAULTS[this.#info.device].maxBatchTokens,
       activation: optionalEnum(`${name}.activation`, o.activation, ACTIVATIONS) ?? this.#info.activation,
       signal: optionalSignal(`${name}.signal`, o.signal),
     };
@@ -429,12 +442,13 @@ export class CrossEncoder {
 
   async #run(model: NativeModel, first: string[], second: string[], settings: CallSettings): Promise<Float32Array> {
     const { signal } = settings;
-    if (signal?.aborted) throw new CrossrankError('ABORTED', 'the call was aborted before it started');
+    if (signal && signalAborted(signal)) throw new CrossrankError('ABORTED', 'the call was aborted before it started');
     const cancel = signal ? new Int32Array(1) : undefined;
-    const onAbort = (): void => {
-      if (cancel) cancel[0] = 1;
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const stopListening = signal
+      ? onAbort(signal, () => {
+          if (cancel) cancel[0] = 1;
+        })
+      : undefined;
     try {
       return await model.predict(first, second, {
         batchSize: settings.batchSize,
@@ -445,7 +459,23 @@ export class CrossEncoder {
     } catch (error) {
       throw fromNative(error);
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      stopListening?.();
     }
+  }
+}
+
+/**
+ * options.modelFile must name a file inside the model folder once resolved against it: lexically,
+ * so that the Hugging Face cache's links (snapshots/<rev>/model.onnx -> ../../blobs/...) still work.
+ */
+function checkInsideFolder(dir: string, modelFile: string): void {
+  const folder = resolve(dir);
+  const rel = relative(folder, resolve(folder, modelFile));
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new CrossrankError(
+      'INVALID_ARGUMENT',
+      `options.modelFile must name a file inside the model folder ${folder}, received ${describe(modelFile)}: ` +
+        'to use an ONNX file kept elsewhere, make a folder that links to it',
+    );
   }
 }

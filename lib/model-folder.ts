@@ -1,10 +1,11 @@
 // Reads a Hugging Face style model folder as is and decides everything the native side needs:
 // which ONNX file, which tokenizer, the max length, the pad token, the labels and the default
 // activation, following the rules of sentence-transformers' CrossEncoder.
-import { type Dirent, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { type Dirent, existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 
 import { CrossrankError } from './errors.js';
+import { MAX_JSON_BYTES, readModelFile } from './files.js';
 import { type FileDevice, type FilePrecision, chooseModelFile, modelFileCandidates } from './hub/choose.js';
 
 export type Activation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
@@ -48,21 +49,19 @@ export const MODEL_FILE_CANDIDATES = {
 const POSITION_OFFSET_TYPES = new Set(['roberta', 'xlm-roberta', 'camembert', 'longformer', 'xlm-roberta-xl']);
 
 // Activation class names sentence-transformers writes (e.g. "torch.nn.modules.activation.Sigmoid").
-const ACTIVATIONS: Record<string, Activation> = {
-  Sigmoid: 'sigmoid',
-  Identity: 'identity',
-  Softmax: 'softmax',
-  Tanh: 'tanh',
-};
+// A Map: a name from the file such as "constructor" or "__proto__" must find nothing, not an
+// Object.prototype member.
+const ACTIVATIONS: ReadonlyMap<string, Activation> = new Map([
+  ['Sigmoid', 'sigmoid'],
+  ['Identity', 'identity'],
+  ['Softmax', 'softmax'],
+  ['Tanh', 'tanh'],
+]);
 
-function readJson(path: string, what: string): Record<string, unknown> | undefined {
-  if (!existsSync(path)) return undefined;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new CrossrankError('INVALID_MODEL', `cannot read ${what} (${path}): ${(error as Error).message}`);
-  }
+/** A JSON object file of the folder, read with the bounded reader (lib/files.ts); undefined when absent. */
+async function readJson(path: string, what: string): Promise<Record<string, unknown> | undefined> {
+  const text = await readModelFile(path, what, MAX_JSON_BYTES);
+  if (text === undefined) return undefined;
   try {
     const value: unknown = JSON.parse(text);
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
@@ -93,11 +92,11 @@ function parseActivation(name: unknown, source: string): Activation | CrossrankE
   if (typeof name !== 'string' || !name.startsWith('torch.')) return undefined;
   const cls = name.split('.').pop() ?? '';
   return (
-    ACTIVATIONS[cls] ??
+    ACTIVATIONS.get(cls) ??
     new CrossrankError(
       'INVALID_MODEL',
       `${source} names the activation ${JSON.stringify(name)}, which crossrank does not implement ` +
-        `(supported: ${Object.keys(ACTIVATIONS).join(', ')}); pass the activation option to override it`,
+        `(supported: ${[...ACTIVATIONS.keys()].join(', ')}); pass the activation option to override it`,
     )
   );
 }
@@ -134,12 +133,12 @@ function resolveModelFile(dir: string, modelFile: string | undefined, precision:
   return join(dir, chooseModelFile(folderFiles(dir), dir, precision, device));
 }
 
-export function readModelFolder(
+export async function readModelFolder(
   dirArg: string,
   modelFile: string | undefined,
   precision: FilePrecision = 'fp32',
   device: FileDevice = 'cpu',
-): ModelFolder {
+): Promise<ModelFolder> {
   const dir = resolve(dirArg);
   let isDir = false;
   try {
@@ -155,9 +154,9 @@ export function readModelFolder(
   }
   const modelPath = resolveModelFile(dir, modelFile, precision, device);
 
-  const config = readJson(join(dir, 'config.json'), 'config.json') ?? {};
-  const tokenizerConfig = readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json') ?? {};
-  const stConfig = readJson(join(dir, 'config_sentence_transformers.json'), 'config_sentence_transformers.json') ?? {};
+  const config = (await readJson(join(dir, 'config.json'), 'config.json')) ?? {};
+  const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json')) ?? {};
+  const stConfig = (await readJson(join(dir, 'config_sentence_transformers.json'), 'config_sentence_transformers.json')) ?? {};
 
   const modelType = typeof config.model_type === 'string' ? config.model_type : undefined;
   const architectures = Array.isArray(config.architectures) ? config.architectures : [];

@@ -70,6 +70,8 @@ export interface NativeModel {
 export interface NativeBinding {
   NativeModel: { load(options: NativeLoadOptions): Promise<NativeModel> };
   versions: { onnxruntime: string; ortApi: number; tokenizerAllocator: 'mimalloc' | 'system' };
+  /** Gives this environment's addon the integer option ranges (lib/options.ts), native name -> [min, max]. */
+  setOptionTable(table: Record<string, [number, number]>): void;
 }
 
 let binding: NativeBinding | undefined;

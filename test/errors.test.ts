@@ -1,11 +1,14 @@
 // Misuse and broken inputs give coded CrossrankErrors (rejections), never a crash.
 import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync, readFileSync, truncateSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync, readFileSync, truncateSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder, CrossrankError } from '../lib/index.js';
+import { native } from '../lib/native.js';
+import { INT_OPTIONS, bindOptionTable, nativeOptionTable } from '../lib/options.js';
 import { maxAbsDiff, modelDir, scratchCopy } from './helpers.js';
 
 let bert: CrossEncoder;
@@ -140,6 +143,195 @@ describe('arguments', () => {
     expect(error).toBeInstanceOf(CrossrankError);
     expect((error as CrossrankError).code).toBe('INVALID_ARGUMENT');
     expect((error as CrossrankError).message).toMatch(message);
+  });
+});
+
+/** Replaces a file of a scratch model folder with a FIFO (nobody ever writes to it). */
+function fifoIn(dir: string, file: string): void {
+  rmSync(join(dir, file), { force: true });
+  const made = spawnSync('mkfifo', [join(dir, file)]);
+  expect(made.status).toBe(0);
+}
+
+describe('model files are read bounded: regular files only, off the JS thread', () => {
+  it.each(['tokenizer.json', 'model.onnx', 'config.json', 'tokenizer_config.json', 'config_sentence_transformers.json'])(
+    'a FIFO as %s is INVALID_MODEL at once (before: load() never settled, or blocked the JS thread)',
+    async (file) => {
+      const dir = scratchCopy('bert-tiny');
+      fifoIn(dir, file);
+      const started = Date.now();
+      const error = await CrossEncoder.load(dir).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(CrossrankError);
+      expect((error as CrossrankError).code).toBe('INVALID_MODEL');
+      expect((error as CrossrankError).message).toMatch(/not a regular file/);
+      expect(Date.now() - started).toBeLessThan(5000);
+    },
+    10_000,
+  );
+
+  it.each(['config.json', 'tokenizer.json', 'tokenizer_config.json'])('%s linked to /dev/zero is INVALID_MODEL (no endless read)', async (file) => {
+    const dir = scratchCopy('bert-tiny');
+    rmSync(join(dir, file));
+    symlinkSync('/dev/zero', join(dir, file));
+    await expect(CrossEncoder.load(dir)).rejects.toMatchObject({ code: 'INVALID_MODEL', message: expect.stringMatching(/not a regular file/) });
+  }, 10_000);
+
+  it('a folder named config.json is INVALID_MODEL', async () => {
+    const dir = scratchCopy('bert-tiny');
+    rmSync(join(dir, 'config.json'));
+    spawnSync('mkdir', [join(dir, 'config.json')]);
+    await expect(CrossEncoder.load(dir)).rejects.toMatchObject({ code: 'INVALID_MODEL' });
+  });
+
+  it('a config.json beyond the 16 MiB bound is INVALID_MODEL, read no further', async () => {
+    const dir = scratchCopy('bert-tiny');
+    truncateSync(join(dir, 'config.json'), 16 * 2 ** 20 + 1); // sparse: costs nothing on disk
+    await expect(CrossEncoder.load(dir)).rejects.toMatchObject({ code: 'INVALID_MODEL', message: expect.stringMatching(/more than the 16777216/) });
+  });
+
+  it('a tokenizer.json beyond the 256 MiB bound is INVALID_MODEL', async () => {
+    const dir = scratchCopy('bert-tiny');
+    truncateSync(join(dir, 'tokenizer.json'), 256 * 2 ** 20 + 1);
+    await expect(CrossEncoder.load(dir)).rejects.toMatchObject({ code: 'INVALID_MODEL', message: expect.stringMatching(/more than the 268435456/) });
+  });
+});
+
+describe('activation names from config.json are looked up without a prototype', () => {
+  const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'];
+  const places: [string, (dir: string, name: string) => void][] = [
+    [
+      'config.json sentence_transformers.activation_fn',
+      (dir, name) => {
+        const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+        config.sentence_transformers = { activation_fn: `torch.nn.modules.activation.${name}` };
+        writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+      },
+    ],
+    [
+      'config.json sbert_ce_default_activation_function',
+      (dir, name) => {
+        const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+        config.sbert_ce_default_activation_function = `torch.nn.modules.activation.${name}`;
+        writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+      },
+    ],
+    [
+      'config_sentence_transformers.json activation_fn',
+      (dir, name) => writeFileSync(join(dir, 'config_sentence_transformers.json'), JSON.stringify({ activation_fn: `torch.nn.${name}` })),
+    ],
+  ];
+  it.each(places)('an Object.prototype key in %s is INVALID_MODEL at load; the activation option overrides it', async (_place, write) => {
+    for (const name of names) {
+      const dir = scratchCopy('bert-tiny');
+      write(dir, name);
+      await expect(CrossEncoder.load(dir), name).rejects.toMatchObject({ code: 'INVALID_MODEL', message: expect.stringMatching(/does not implement/) });
+      const m = await CrossEncoder.load(dir, { activation: 'identity' });
+      expect(m.info.activation).toBe('identity');
+      expect((await m.predict([['q', 'd']])).length).toBe(1);
+      await m.close();
+    }
+  });
+});
+
+describe('one option table for TypeScript and the addon', () => {
+  const raw = () => bindOptionTable(native());
+  const loadBase = { modelPath: join(modelDir('bert-tiny'), 'model.onnx'), tokenizerPath: join(modelDir('bert-tiny'), 'tokenizer.json') };
+
+  it('the addon holds exactly the table of lib/options.ts and refuses just outside each native range, in integers', async () => {
+    const table = nativeOptionTable();
+    const predictOptions = new Set(['batchSize', 'maxBatchTokens']);
+    const model = await raw().NativeModel.load({ ...loadBase } as never);
+    for (const [name, [min, max]] of Object.entries(table)) {
+      for (const value of [min - 1, max + 1, min + 0.5]) {
+        const call = predictOptions.has(name)
+          ? model.predict(['q'], ['d'], { batchSize: 8, maxBatchTokens: 2048, activation: 'sigmoid', [name]: value })
+          : raw().NativeModel.load({ ...loadBase, [name]: value } as never);
+        const error = await call.then(
+          () => undefined,
+          (e: unknown) => e as Error & { code: string },
+        );
+        expect(error, `${name} = ${value}`).toBeDefined();
+        expect(error!.code).toBe('INVALID_ARGUMENT');
+        expect(error!.message).toBe(`${name} must be an integer from ${min} to ${max}, received ${value}`);
+        expect(error!.message).not.toMatch(/\.0000/);
+      }
+    }
+    await model.close();
+  });
+
+  it('every public integer option takes its whole range in TypeScript and in the addon', async () => {
+    // The report's cases: maxBatchTokens 2**31 - 1 and maxQueuedPairs 2**53 - 1 passed TypeScript,
+    // then the addon refused them ("out of range [1.000000, 1000000000.000000]").
+    const m = await CrossEncoder.load(modelDir('bert-tiny'), { maxQueuedPairs: INT_OPTIONS.maxQueuedPairs.max });
+    expect(await m.predict([['q', 'd']], { maxBatchTokens: INT_OPTIONS.maxBatchTokens.max, batchSize: INT_OPTIONS.batchSize.max })).toHaveLength(1);
+    expect(await m.rerank('q', ['d'], { topK: INT_OPTIONS.topK.max })).toHaveLength(1);
+    await m.close();
+    const low = await CrossEncoder.load(modelDir('bert-tiny'), { maxQueuedPairs: 1, threads: 0, tokenizerThreads: 0, concurrentRuns: 1, deviceId: 0 });
+    expect(await low.predict([['q', 'd']], { maxBatchTokens: 1, batchSize: 1 })).toHaveLength(1);
+    await low.close();
+    for (const [option, value] of [
+      ['maxBatchTokens', INT_OPTIONS.maxBatchTokens.max + 1],
+      ['batchSize', INT_OPTIONS.batchSize.max + 1],
+    ] as const) {
+      await expect(bert.predict([['q', 'd']], { [option]: value })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: `options.${option} must be an integer from 1 to ${INT_OPTIONS[option].max}, received the number ${value}`,
+      });
+    }
+    await expect(CrossEncoder.load(modelDir('bert-tiny'), { maxQueuedPairs: 2 ** 53 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+});
+
+describe('maxLength and the special tokens of a pair', () => {
+  // bert-tiny: [CLS] q [SEP] d [SEP] (3 special tokens); roberta-tiny: <s> q </s></s> d </s> (4).
+  it.each([
+    ['bert-tiny', 3],
+    ['roberta-tiny', 4],
+  ] as const)('%s: a maxLength that leaves no room for text is refused at load; the first that does scores', async (name, special) => {
+    for (let maxLength = 1; maxLength <= special; maxLength++) {
+      await expect(CrossEncoder.load(modelDir(name), { maxLength }), `maxLength ${maxLength}`).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: expect.stringMatching(new RegExp(`a pair takes ${special} special tokens.*at least ${special + 1}`)),
+      });
+    }
+    const m = await CrossEncoder.load(modelDir(name), { maxLength: special + 1 });
+    const scores = await m.predict([['a longer query than one token', 'and a document of several words']]);
+    expect(Number.isFinite(scores[0])).toBe(true);
+    expect((await m.tokenize([['a longer query', 'a document']])).ids[0]).toHaveLength(special + 1);
+    await m.close();
+  });
+});
+
+describe('modelFile stays inside the model folder', () => {
+  it.each(['../other-model/model.onnx', '../roberta-tiny/model.onnx', '..', '/etc/passwd', 'onnx/../../model.onnx'])('%s is INVALID_ARGUMENT', async (modelFile) => {
+    await expect(CrossEncoder.load(modelDir('bert-tiny'), { modelFile })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringMatching(/must name a file inside the model folder/),
+    });
+  });
+
+  it('an absolute path outside the folder is INVALID_ARGUMENT even when the file is a real model', async () => {
+    await expect(CrossEncoder.load(modelDir('xlmr-tiny-3'), { modelFile: join(modelDir('bert-tiny'), 'model.onnx') })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+  });
+
+  it('an absolute path inside the folder, a path that leaves and re-enters it, and a link inside the folder to a file elsewhere, load', async () => {
+    const a = await CrossEncoder.load(modelDir('bert-tiny'), { modelFile: join(modelDir('bert-tiny'), 'model.onnx') });
+    await a.close();
+    const back = await CrossEncoder.load(modelDir('bert-tiny'), { modelFile: '../bert-tiny/model.onnx' });
+    expect(back.info.modelPath).toBe(join(modelDir('bert-tiny'), 'model.onnx'));
+    await back.close();
+    const dir = scratchCopy('bert-tiny');
+    const elsewhere = mkdtempSync(join(tmpdir(), 'crossrank-blob-'));
+    writeFileSync(join(elsewhere, 'blob'), readFileSync(join(dir, 'model.onnx')));
+    symlinkSync(join(elsewhere, 'blob'), join(dir, 'linked.onnx'));
+    const b = await CrossEncoder.load(dir, { modelFile: 'linked.onnx' });
+    expect(b.info.modelPath).toBe(join(dir, 'linked.onnx'));
+    await b.close();
   });
 });
 

@@ -2,7 +2,7 @@
 // threads), shared and separate models, close under load, models dropped without close(), RSS
 // over many calls, broken models.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -133,6 +133,21 @@ describe('concurrency', () => {
 
   it('close() under 1,000 queued calls: every call settles (scores or CLOSED), nothing hangs', async () => {
     await closeUnderLoad(await CrossEncoder.load(modelDir('bert-tiny')));
+  });
+
+  it('4 models closed under load at once: when the closes resolve, every one of their threads is gone', async () => {
+    const tasks = () => readdirSync('/proc/self/task').length;
+    const warm = await CrossEncoder.load(modelDir('bert-tiny'), { threads: 2, tokenizerThreads: 2 });
+    await warm.predict(pairs.slice(0, 4));
+    await warm.close();
+    const before = tasks();
+    const models = await Promise.all(Array.from({ length: 4 }, () => CrossEncoder.load(modelDir('bert-tiny'), { threads: 2, tokenizerThreads: 2 })));
+    const settled = Promise.allSettled(models.flatMap((m) => Array.from({ length: 50 }, (_, i) => m.predict(slice(i).pairs))));
+    expect(tasks()).toBeGreaterThan(before); // each model runs threads of its own
+    await new Promise((r) => setTimeout(r, 5));
+    await Promise.all(models.map((m) => m.close()));
+    expect(tasks()).toBe(before);
+    await settled;
   });
 });
 

@@ -10,6 +10,7 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", crossrank::binding::NativeModel::Define(env));
+  exports.Set("setOptionTable", Napi::Function::New(env, crossrank::binding::SetOptionTable, "setOptionTable"));
   Napi::Object versions = Napi::Object::New(env);
   versions.Set("onnxruntime", Napi::String::New(env, Ort::GetVersionString()));
   versions.Set("ortApi", Napi::Number::New(env, ORT_API_VERSION));

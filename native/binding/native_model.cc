@@ -2,6 +2,7 @@
 
 #include <onnxruntime_cxx_api.h>
 
+#include <future>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,11 +16,39 @@ namespace {
 
 using EnginePtr = std::shared_ptr<const CrossEncoderEngine>;
 
+// An engine and the signal its last owner gives when it has destroyed it (rule 2 in the header).
+struct OwnedEngine {
+  EnginePtr engine;
+  std::shared_future<void> gone;
+};
+
+OwnedEngine make_engine(const EngineConfig& config) {
+  auto gone = std::make_shared<std::promise<void>>();
+  std::shared_future<void> signal = gone->get_future().share();
+  EnginePtr engine(new CrossEncoderEngine(config), [gone](const CrossEncoderEngine* e) {
+    delete e;
+    gone->set_value();
+  });
+  return {std::move(engine), std::move(signal)};
+}
+
 // Per-environment data (one per worker_thread): the class constructor, to build instances
-// from the load worker's completion.
+// from the load worker's completion; the engine being handed to the instance it constructs; the
+// option ranges of lib/options.ts.
 struct AddonData {
   Napi::FunctionReference constructor;
+  OwnedEngine handoff;
+  OptionTable options;
+  bool has_options = false;
 };
+
+const OptionTable& option_table(Napi::Env env) {
+  auto* data = env.GetInstanceData<AddonData>();
+  if (!data->has_options) {
+    throw coded_error(env, ErrorCode::Internal, "the option table was not set: call setOptionTable (lib/options.ts) first");
+  }
+  return data->options;
+}
 
 Activation parse_activation(Napi::Env env, const std::string& name) {
   if (name == "sigmoid") return Activation::Sigmoid;
@@ -35,19 +64,23 @@ class LoadWorker : public PromiseWorker {
   LoadWorker(Napi::Env env, EngineConfig config) : PromiseWorker(env, "crossrank:load"), config_(std::move(config)) {}
 
  protected:
-  void Run() override { engine_ = std::make_shared<const CrossEncoderEngine>(config_); }
+  void Run() override { engine_ = make_engine(config_); }
 
+  // Only called while the environment runs JS (PromiseWorker). The constructor takes the engine
+  // from the environment's data at once; if construction fails, the engine dies here.
   Napi::Value Result(Napi::Env env) override {
     auto* data = env.GetInstanceData<AddonData>();
-    auto* handoff = new EnginePtr(std::move(engine_));
-    Napi::External<EnginePtr> external = Napi::External<EnginePtr>::New(
-        env, handoff, [](Napi::Env, EnginePtr* p) { delete p; });
-    return data->constructor.New({external});
+    data->handoff = std::move(engine_);
+    struct Clear {
+      AddonData* data;
+      ~Clear() { data->handoff = OwnedEngine(); }
+    } clear{data};
+    return data->constructor.New({});
   }
 
  private:
   EngineConfig config_;
-  EnginePtr engine_;
+  OwnedEngine engine_;
 };
 
 // Texts are copied out of JS on the calling thread (V8 strings cannot be read elsewhere).
@@ -66,25 +99,38 @@ JobTexts read_texts(const Napi::CallbackInfo& info) {
 }
 
 // Disposes of a closed engine off the JS thread: its destructor waits for the batch in flight.
+// Resolves once the engine is destroyed, whoever held it last (an encode call still tokenizing
+// on another pool thread): threads joined, tokenizer and session freed.
 class DisposeWorker : public PromiseWorker {
  public:
-  DisposeWorker(Napi::Env env, EnginePtr engine) : PromiseWorker(env, "crossrank:close"), engine_(std::move(engine)) {}
+  DisposeWorker(Napi::Env env, EnginePtr engine, std::shared_future<void> gone)
+      : PromiseWorker(env, "crossrank:close"), engine_(std::move(engine)), gone_(std::move(gone)) {}
 
  protected:
-  void Run() override { engine_.reset(); }
+  void Run() override {
+    engine_.reset();
+    if (gone_.valid()) gone_.wait();
+  }
   Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
 
  private:
   EnginePtr engine_;
+  std::shared_future<void> gone_;
 };
 
+// Holds its engine weakly: an encode call queued behind a close() finds it gone (CLOSED), and one
+// already tokenizing delays the close only by its own run.
 class EncodeWorker : public PromiseWorker {
  public:
-  EncodeWorker(Napi::Env env, EnginePtr engine, JobTexts texts)
-      : PromiseWorker(env, "crossrank:encode"), engine_(std::move(engine)), texts_(std::move(texts)) {}
+  EncodeWorker(Napi::Env env, const EnginePtr& engine, JobTexts texts)
+      : PromiseWorker(env, "crossrank:encode"), engine_(engine), texts_(std::move(texts)) {}
 
  protected:
-  void Run() override { encodings_ = engine_->encode(texts_); }
+  void Run() override {
+    EnginePtr engine = engine_.lock();
+    if (!engine) throw Error(ErrorCode::Closed, "the model is closed");
+    encodings_ = engine->encode(texts_);
+  }
 
   Napi::Value Result(Napi::Env env) override {
     Napi::Array ids = Napi::Array::New(env, encodings_.size());
@@ -105,7 +151,7 @@ class EncodeWorker : public PromiseWorker {
   }
 
  private:
-  EnginePtr engine_;
+  std::weak_ptr<const CrossEncoderEngine> engine_;
   JobTexts texts_;
   std::vector<Encoding> encodings_;
 };
@@ -116,12 +162,20 @@ Napi::Value rejected(Napi::Env env, const Napi::Error& error) {
   return deferred.Promise();
 }
 
+Napi::Value resolved(Napi::Env env) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Resolve(env.Undefined());
+  return deferred.Promise();
+}
+
 }  // namespace
 
 // What a predict() call keeps on the JS side until it settles.
 struct PendingCall {
+  PendingCall(NativeModel* m, Napi::Env env, Napi::Float32Array scores, Napi::Object model_object)
+      : model(m), settle(env), out(Napi::Persistent(scores)), self(Napi::Persistent(model_object)) {}
   NativeModel* model;
-  Napi::Promise::Deferred deferred;
+  SettleOnce settle;
   Napi::Reference<Napi::Float32Array> out;  // the scores are written straight into it
   Napi::ObjectReference self;               // keeps the model object alive while in flight
   Napi::ObjectReference cancel;             // the abort flag's memory must outlive the call
@@ -137,13 +191,11 @@ struct Completion {
 void DeliverCompletion(Napi::Env env, Napi::Function, std::nullptr_t*, Completion* completion) {
   std::unique_ptr<Completion> c(completion);
   std::unique_ptr<PendingCall> call(c->call);
-  if (env == nullptr) return;  // the environment is going away: nothing left to settle
-  Napi::HandleScope scope(env);
-  if (c->code == nullptr) {
-    call->deferred.Resolve(call->out.Value());
-  } else {
-    call->deferred.Reject(coded_error(env, c->code, c->message).Value());
-  }
+  if (env == nullptr) return;  // the channel is being finalized: nothing left to settle
+  // Rule 3: never throws; settles nothing when the environment no longer runs JS.
+  call->settle.settle(c->code == nullptr, [&] {
+    return c->code == nullptr ? napi_value(call->out.Value()) : napi_value(coded_error(env, c->code, c->message).Value());
+  });
   call->model->CallSettled(env);
 }
 
@@ -163,7 +215,36 @@ void NativeModel::EnvCleanup(void* self) {
 }
 
 void NativeModel::CallSettled(Napi::Env env) {
-  if (--in_flight_ == 0) completions_.Unref(env);
+  // napi_unref_threadsafe_function runs no JS; its status is of no use here (teardown).
+  if (--in_flight_ == 0 && !*channel_finalized_) napi_unref_threadsafe_function(env, completions_);
+}
+
+Napi::Value SetOptionTable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsObject()) {
+    throw coded_error(env, ErrorCode::InvalidArgument, "setOptionTable(table) needs an object of [min, max] pairs");
+  }
+  Napi::Object table = info[0].As<Napi::Object>();
+  Napi::Array names = table.GetPropertyNames();
+  OptionTable options;
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    const std::string name = names.Get(i).ToString().Utf8Value();
+    Napi::Value entry = table.Get(name);
+    const bool pair = entry.IsArray() && entry.As<Napi::Array>().Length() == 2 && entry.As<Napi::Array>().Get(0u).IsNumber() &&
+                      entry.As<Napi::Array>().Get(1u).IsNumber();
+    const double min = pair ? entry.As<Napi::Array>().Get(0u).As<Napi::Number>().DoubleValue() : 0;
+    const double max = pair ? entry.As<Napi::Array>().Get(1u).As<Napi::Number>().DoubleValue() : 0;
+    // The addon casts option values to size_t and int: ranges must stay within what a double
+    // holds exactly and be non-negative.
+    if (!pair || !(min >= 0) || !(max >= min) || max > 9007199254740991.0) {
+      throw coded_error(env, ErrorCode::InvalidArgument, "setOptionTable: " + name + " must be [min, max] with 0 <= min <= max <= 2^53 - 1");
+    }
+    options[name] = {min, max};
+  }
+  auto* data = env.GetInstanceData<AddonData>();
+  data->options = std::move(options);
+  data->has_options = true;
+  return env.Undefined();
 }
 
 Napi::Function NativeModel::Define(Napi::Env env) {
@@ -185,12 +266,15 @@ Napi::Function NativeModel::Define(Napi::Env env) {
 }
 
 NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModel>(info) {
-  if (info.Length() != 1 || !info[0].IsExternal()) {
+  auto* data = info.Env().GetInstanceData<AddonData>();
+  if (!data->handoff.engine) {
     throw coded_error(info.Env(), ErrorCode::InvalidArgument, "use NativeModel.load(options) to create a model");
   }
-  engine_ = *info[0].As<Napi::External<EnginePtr>>().Data();
+  // Rule 1: the engine moves into this object; nothing on the JS heap keeps a copy.
+  engine_ = std::move(data->handoff.engine);
+  engine_gone_ = std::move(data->handoff.gone);
+  data->handoff = OwnedEngine();
   env_ = info.Env();
-  napi_add_env_cleanup_hook(env_, EnvCleanup, this);
   channel_finalized_ = std::make_shared<bool>(false);
   completions_ = CompletionChannel::New(
       info.Env(), "crossrank:completions", 0, 1, static_cast<std::nullptr_t*>(nullptr),
@@ -200,6 +284,8 @@ NativeModel::NativeModel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Nati
       },
       new std::shared_ptr<bool>(channel_finalized_));
   completions_.Unref(info.Env());  // idle models must not keep the process alive
+  // Last: a constructor that throws must not leave a hook pointing at a dead object.
+  napi_add_env_cleanup_hook(env_, EnvCleanup, this);
 }
 
 Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
@@ -215,18 +301,19 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     if (config.model_path.empty() || config.tokenizer_path.empty()) {
       throw coded_error(env, ErrorCode::InvalidArgument, "modelPath and tokenizerPath are required");
     }
-    config.max_length = static_cast<size_t>(number_property(o, "maxLength", 512, 1, 1 << 20));
+    const OptionTable& table = option_table(env);
+    config.max_length = static_cast<size_t>(int_property(o, "maxLength", 512, table));
     config.truncate_left = bool_property(o, "truncateLeft", false);
     config.pad_token = string_property(o, "padToken", "");
-    config.pad_id_fallback = static_cast<int64_t>(number_property(o, "padId", 0, 0, 1e12));
-    config.num_labels_hint = static_cast<int64_t>(number_property(o, "numLabels", 0, 0, 1e6));
-    config.tokenizer_threads = static_cast<size_t>(number_property(o, "tokenizerThreads", 0, 0, 1024));
-    config.concurrent_runs = static_cast<size_t>(number_property(o, "concurrentRuns", 0, 0, 64));
-    config.session.intra_op_threads = static_cast<int>(number_property(o, "intraOpThreads", 0, 0, 1024));
-    config.session.inter_op_threads = static_cast<int>(number_property(o, "interOpThreads", 1, 0, 1024));
+    config.pad_id_fallback = static_cast<int64_t>(int_property(o, "padId", 0, table));
+    config.num_labels_hint = static_cast<int64_t>(int_property(o, "numLabels", 0, table));
+    config.tokenizer_threads = static_cast<size_t>(int_property(o, "tokenizerThreads", 0, table));
+    config.concurrent_runs = static_cast<size_t>(int_property(o, "concurrentRuns", 0, table));
+    config.session.intra_op_threads = static_cast<int>(int_property(o, "intraOpThreads", 0, table));
+    config.session.inter_op_threads = static_cast<int>(int_property(o, "interOpThreads", 1, table));
     config.session.optimize_graph = bool_property(o, "optimizeGraph", true);
     config.session.allow_spinning = bool_property(o, "allowSpinning", true);
-    config.max_queued_pairs = static_cast<size_t>(number_property(o, "maxQueuedPairs", 1 << 20, 1, 1e12));
+    config.max_queued_pairs = static_cast<size_t>(int_property(o, "maxQueuedPairs", 1 << 20, table));
     const std::string device = string_property(o, "device", "cpu");
     if (device == "cpu") {
       config.session.device.kind = DeviceKind::Cpu;
@@ -237,7 +324,7 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     } else {
       throw coded_error(env, ErrorCode::InvalidArgument, "device must be cpu, cuda or auto");
     }
-    config.session.device.device_id = static_cast<int>(number_property(o, "deviceId", 0, 0, 1024));
+    config.session.device.device_id = static_cast<int>(int_property(o, "deviceId", 0, table));
     config.session.device.cuda_provider_path = string_property(o, "cudaProviderPath", "");
     auto* worker = new LoadWorker(env, std::move(config));
     Napi::Promise promise = worker->promise();
@@ -257,8 +344,9 @@ Napi::Value NativeModel::Predict(const Napi::CallbackInfo& info) {
     Napi::Value cancel = env.Undefined();
     if (info.Length() > 2 && info[2].IsObject()) {
       Napi::Object o = info[2].As<Napi::Object>();
-      options.batch_size = static_cast<size_t>(number_property(o, "batchSize", 256, 1, 1 << 20));
-      options.max_batch_tokens = static_cast<size_t>(number_property(o, "maxBatchTokens", 2048, 1, 1e9));
+      const OptionTable& table = option_table(env);
+      options.batch_size = static_cast<size_t>(int_property(o, "batchSize", 256, table));
+      options.max_batch_tokens = static_cast<size_t>(int_property(o, "maxBatchTokens", 2048, table));
       options.activation = parse_activation(env, string_property(o, "activation", "sigmoid"));
       cancel = o.Get("cancel");
       if (!cancel.IsUndefined()) {
@@ -271,10 +359,9 @@ Napi::Value NativeModel::Predict(const Napi::CallbackInfo& info) {
     }
     const size_t count = texts.size() * static_cast<size_t>(engine_->num_labels());
     Napi::Float32Array out = Napi::Float32Array::New(env, count);
-    auto* call = new PendingCall{this, Napi::Promise::Deferred::New(env), Napi::Persistent(out),
-                                 Napi::Persistent(Value()), Napi::ObjectReference()};
+    auto* call = new PendingCall(this, env, out, Value());
     if (cancel.IsTypedArray()) call->cancel = Napi::Persistent(cancel.As<Napi::Object>());
-    Napi::Promise promise = call->deferred.Promise();
+    Napi::Promise promise = call->settle.promise();
     if (in_flight_++ == 0) completions_.Ref(env);
     CompletionChannel channel = completions_;
     engine_->submit(std::move(texts), options, out.Data(), [channel, call](const Error* error) mutable {
@@ -342,16 +429,13 @@ Napi::Value NativeModel::Stats(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeModel::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!engine_) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Resolve(env.Undefined());
-    return deferred.Promise();
-  }
+  if (!engine_) return resolved(env);
   // Queued calls fail with CLOSED now; the batch in flight finishes on the dispose worker.
   engine_->close();
   disposing_ = engine_;
-  auto* worker = new DisposeWorker(env, std::move(engine_));
+  auto* worker = new DisposeWorker(env, std::move(engine_), std::move(engine_gone_));
   engine_.reset();
+  engine_gone_ = std::shared_future<void>();
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

@@ -7,10 +7,33 @@
 // threads report completion through a thread-safe function, which settles the promise on the JS
 // thread. A call in flight keeps its model object alive, so neither GC nor close() can free what
 // a running call uses.
+//
+// OWNERSHIP RULE: native objects across close() and environment teardown.
+// 1. An engine (tokenizer, ONNX Runtime session, scheduler threads) is held by shared_ptrs, and
+//    no JS value ever holds one: GC timing never decides when an engine dies. Its owners are the
+//    NativeModel (engine_, from load until close) and, while they run, the pool-thread workers:
+//    the load worker hands its engine to the new NativeModel through the environment's data (not
+//    through a JS object), an encode call holds a weak reference and pins the engine only while
+//    it tokenizes, the dispose worker owns it from close() on.
+// 2. close() moves the NativeModel's reference into the dispose worker, which drops it on a pool
+//    thread and waits until the engine has been destroyed (whoever held it last): close()'s
+//    promise settles only after the threads are joined and the tokenizer and session are freed.
+// 3. Completions on the JS thread (PromiseWorker::OnWorkComplete, DeliverCompletion) never throw
+//    and never assume the environment still runs JS. When a worker thread is being terminated or
+//    the process exits, Node still runs pending completions but refuses every call into JS: a
+//    completion then settles nothing, builds no JS object, and only frees native memory
+//    (js_values.h: can_run_js, SettleOnce). An exception escaping into Node there would abort.
+//    JS-facing entry points (module init, methods, the constructor) may be interrupted the same
+//    way: the build defines NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, so that an error node-addon-api
+//    cannot throw into a terminating environment is dropped instead of rethrown (CMakeLists.txt).
+// 4. At environment teardown, EnvCleanup stops the scheduler of every live or disposing engine
+//    before Node frees the environment's ArrayBuffers (the scheduler writes scores into them), and
+//    Node finalizes the completion channel itself: the model then never releases it again.
 #pragma once
 
 #include <napi.h>
 
+#include <future>
 #include <memory>
 #include <string>
 
@@ -22,6 +45,10 @@ struct PendingCall;
 struct Completion;
 void DeliverCompletion(Napi::Env env, Napi::Function, std::nullptr_t*, Completion* completion);
 using CompletionChannel = Napi::TypedThreadSafeFunction<std::nullptr_t, Completion, DeliverCompletion>;
+
+// Module-level: setOptionTable(table) stores this environment's copy of lib/options.ts's integer
+// ranges (see OptionTable); load() and predict() refuse to run without it.
+Napi::Value SetOptionTable(const Napi::CallbackInfo& info);
 
 class NativeModel : public Napi::ObjectWrap<NativeModel> {
  public:
@@ -49,6 +76,8 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   std::shared_ptr<const CrossEncoderEngine> engine_;
   // The engine a close() is disposing of off-thread, until that finishes.
   std::weak_ptr<const CrossEncoderEngine> disposing_;
+  // Set when the engine has been destroyed (by its last owner, on whichever thread).
+  std::shared_future<void> engine_gone_;
   napi_env env_ = nullptr;
   CompletionChannel completions_;
   std::shared_ptr<bool> channel_finalized_;  // set (on the JS thread) when Node has finalized the channel

@@ -1,5 +1,7 @@
 // An AsyncWorker that settles a Promise: Execute() runs on a libuv pool thread and may throw
 // crossrank::Error (or anything else); the rejection then carries the matching stable code.
+// Its completion follows the ownership rule of native_model.h: it never throws, and when the
+// environment is being torn down it settles nothing and only frees what the worker holds.
 #pragma once
 
 #include <napi.h>
@@ -15,15 +17,15 @@ namespace crossrank::binding {
 
 class PromiseWorker : public Napi::AsyncWorker {
  public:
-  explicit PromiseWorker(Napi::Env env, const char* name)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {}
+  explicit PromiseWorker(Napi::Env env, const char* name) : Napi::AsyncWorker(env, name), settle_(env) {}
 
-  Napi::Promise promise() const { return deferred_.Promise(); }
+  Napi::Promise promise() const { return settle_.promise(); }
 
  protected:
   // Work off the JS thread. Never touches JS values.
   virtual void Run() = 0;
-  // Back on the JS thread: the value the promise resolves with.
+  // Back on the JS thread, only while the environment runs JS: the value the promise resolves
+  // with. May throw Napi::Error (the promise then rejects with it).
   virtual Napi::Value Result(Napi::Env env) = 0;
 
  private:
@@ -32,35 +34,35 @@ class PromiseWorker : public Napi::AsyncWorker {
       Run();
     } catch (const Error& e) {
       code_ = error_code_name(e.code());
-      SetError(e.what());
+      message_ = e.what();
     } catch (const std::bad_alloc&) {
       code_ = "OUT_OF_MEMORY";
-      SetError("out of memory");
+      message_ = "out of memory";
     } catch (const std::exception& e) {
       code_ = "INTERNAL";
-      SetError(std::string("internal error: ") + e.what());
+      message_ = std::string("internal error: ") + e.what();
     } catch (...) {
       code_ = "INTERNAL";
-      SetError("internal error");
+      message_ = "internal error";
     }
   }
 
-  void OnOK() final {
-    Napi::HandleScope scope(Env());
-    try {
-      deferred_.Resolve(Result(Env()));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+  // Replaces AsyncWorker's, whose error path rethrows into Node when the environment refuses JS
+  // (std::terminate: "terminate called after throwing an instance of 'Napi::Error'").
+  void OnWorkComplete(Napi::Env env, napi_status status) final {
+    if (status != napi_cancelled) {
+      if (code_ == nullptr) {
+        settle_.settle(true, [&] { return napi_value(Result(env)); });
+      } else {
+        settle_.settle(false, [&] { return napi_value(coded_error(env, code_, message_).Value()); });
+      }
     }
+    Destroy();
   }
 
-  void OnError(const Napi::Error& error) final {
-    Napi::HandleScope scope(Env());
-    deferred_.Reject(coded_error(Env(), code_, error.Message()).Value());
-  }
-
-  Napi::Promise::Deferred deferred_;
-  const char* code_ = "INTERNAL";
+  SettleOnce settle_;
+  const char* code_ = nullptr;  // set when Run() failed
+  std::string message_;
 };
 
 }  // namespace crossrank::binding

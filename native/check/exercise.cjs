@@ -34,6 +34,21 @@ async function main() {
     w.once('message', () => w.terminate().then(resolve, reject));
     w.once('error', reject);
   });
+  // Workers terminated while they load, and right after a close() they did not await: the
+  // completions land in a dying environment and must do nothing.
+  for (const body of ['CrossEncoder.load(dir).catch(() => {}); post();', 'CrossEncoder.load(dir).then((m) => { m.close(); post(); });']) {
+    for (const delay of [0, 10]) {
+      await new Promise((resolve, reject) => {
+        const w = new Worker(
+          `const { CrossEncoder } = require(${JSON.stringify(join(root, 'dist', 'index.cjs'))}); const dir = ${JSON.stringify(dir)};
+           const post = () => require('node:worker_threads').parentPort.postMessage('go'); ${body}`,
+          { eval: true },
+        );
+        w.once('message', () => setTimeout(() => w.terminate().then(resolve, reject), delay));
+        w.once('error', reject);
+      });
+    }
+  }
   // Three inference threads on one session, closed under load.
   const parallel = await CrossEncoder.load(dir, { concurrentRuns: 3, threads: 1 });
   const racing = Promise.allSettled(Array.from({ length: 300 }, (_, i) => parallel.predict([pairs[i % pairs.length]], { batchSize: 1 })));

@@ -1,6 +1,12 @@
 #include "cross_encoder.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <future>
 #include <string_view>
 #include <thread>
@@ -10,8 +16,74 @@
 
 namespace crossrank {
 
+void check_model_file(const std::string& path, const char* what, uint64_t max_bytes) {
+  // Non-blocking: opening a FIFO for reading would otherwise wait for a writer, forever. Regular
+  // files ignore the flag. fstat on the opened descriptor judges the file that was opened.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) throw Error(ErrorCode::ModelNotFound, std::string(what) + " '" + path + "' does not exist");
+    throw Error(ErrorCode::InvalidModel, std::string("cannot open ") + what + " '" + path + "': " + std::strerror(err));
+  }
+  struct stat st {};
+  const int rc = ::fstat(fd, &st);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw Error(ErrorCode::InvalidModel, std::string("cannot stat ") + what + " '" + path + "': " + std::strerror(err));
+  if (!S_ISREG(st.st_mode)) {
+    throw Error(ErrorCode::InvalidModel, std::string(what) + " '" + path + "' is not a regular file");
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    throw Error(ErrorCode::InvalidModel, std::string(what) + " '" + path + "' holds " + std::to_string(st.st_size) +
+                                             " bytes, more than the " + std::to_string(max_bytes) + " crossrank reads");
+  }
+}
+
+namespace {
+
+// An empty text with a non-null pointer: a null second text means "no second text" to the
+// tokenizer's C ABI, which would then add the special tokens of a single text.
+constexpr char kEmpty[] = "";
+
+// Tokens of an empty pair: the special tokens every pair carries ([CLS] [SEP] [SEP] for BERT,
+// <s> </s> </s> </s> for RoBERTa), as the tokenizer's own post-processor adds them. Counted with
+// a tokenizer of ample max length: the configured one may be too short to hold them.
+size_t special_tokens_of_pair(const std::string& path, bool truncate_left) {
+  const Tokenizer probe(path, 4096, truncate_left, false);
+  Encoding e;
+  const std::string_view empty(kEmpty, 0);
+  probe.encode(empty, &empty, e);
+  return e.ids.size();
+}
+
+}  // namespace
+
 CrossEncoderEngine::CrossEncoderEngine(const EngineConfig& config) {
+  // Both files are read off the JS thread (the load worker runs this), regular files only.
+  check_model_file(config.tokenizer_path, "tokenizer.json", kMaxTokenizerBytes);
+  check_model_file(config.model_path, "the ONNX model", UINT64_MAX);
   tokenizer_ = std::make_unique<Tokenizer>(config.tokenizer_path, config.max_length, config.truncate_left);
+  // A max length below the special tokens of a pair would make every call fail (the tokenizer
+  // cannot truncate its own special tokens): refuse it now. The empty pair is the smallest pair.
+  {
+    Encoding e;
+    const std::string_view empty(kEmpty, 0);
+    bool fits = true;
+    try {
+      tokenizer_->encode(empty, &empty, e);
+    } catch (const Error&) {
+      fits = false;
+    }
+    if (!fits || e.ids.size() >= config.max_length) {
+      const size_t special = special_tokens_of_pair(config.tokenizer_path, config.truncate_left);
+      if (special >= config.max_length) {
+        throw Error(ErrorCode::InvalidArgument,
+                    "maxLength " + std::to_string(config.max_length) + " leaves no room for text: a pair takes " +
+                        std::to_string(special) + " special tokens with this tokenizer, so maxLength must be at least " +
+                        std::to_string(special + 1));
+      }
+    }
+  }
   session_ = std::make_unique<InferenceSession>(config.model_path, config.session, config.num_labels_hint);
   // The pad id HF would use: tokenizer.json's padding settings, else the pad token by name,
   // else config.json. Masked positions do not change scores, but RoBERTa-style position ids are

@@ -27,6 +27,15 @@ struct EngineConfig {
   SessionOptions session;
 };
 
+// The most bytes of tokenizer.json crossrank reads. The largest published ones hold about 35 MB
+// (large multilingual vocabularies); 256 MiB is far beyond them and still bounded.
+constexpr uint64_t kMaxTokenizerBytes = 256ull << 20;
+
+// Refuses a model file that is not a regular file (a FIFO would block a load forever, a device
+// such as /dev/zero never ends) or holds more than `max_bytes`: INVALID_MODEL, or MODEL_NOT_FOUND
+// when it does not exist. Opens without blocking. Runs on the load worker, off the JS thread.
+void check_model_file(const std::string& path, const char* what, uint64_t max_bytes);
+
 class CrossEncoderEngine {
  public:
   explicit CrossEncoderEngine(const EngineConfig& config);
