@@ -346,6 +346,31 @@ describe('limits and errors, with TEI statuses and {error, error_type}', () => {
   });
 });
 
+describe('mounted in an existing fastify app', () => {
+  it('crossrankPlugin under a prefix, with the host app\'s own routes and its key', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { crossrankPlugin } = await import('../lib/serve/index.js');
+    const app = Fastify();
+    app.get('/own', async () => ({ mine: true }));
+    await app.register(crossrankPlugin, { prefix: '/rr', models: [{ name: 'm', model: bert }], apiKey: 'k' });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    try {
+      expect(await (await fetch(`${url}/own`)).json()).toEqual({ mine: true });
+      expect((await fetch(`${url}/rr/health`)).status).toBe(200);
+      expect((await post(url, '/rr/rerank', { query: 'q', texts: ['a'] })).status).toBe(401);
+      const ok = await post(url, '/rr/v2/rerank', { query: 'q', documents: ['a', 'b'] }, { authorization: 'Bearer k' });
+      expect(ok.status).toBe(200);
+      expect(ok.body.results).toHaveLength(2);
+      const bad = await post(url, '/rr/v2/rerank', { query: 'q', documents: 'a' }, { authorization: 'Bearer k' });
+      expect(bad.status).toBe(422);
+      expect(bad.body.message).toEqual(expect.any(String));
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('under load', () => {
   it('200 simultaneous requests from mixed APIs are each scored as if alone', async () => {
     type Job = { api: 'tei' | 'cohere2' | 'cohere1' | 'jina' | 'predict'; query: string; docs: string[] };
@@ -473,13 +498,15 @@ describe('crossrank serve (the CLI)', () => {
     const texts = Array.from({ length: 600 }, (_, i) => words(20, i));
     const pending = Array.from({ length: 12 }, () => post(url, '/rerank', { query: 'q', texts }).catch((e: Error) => ({ status: -1, body: e.message, headers: new Headers() })));
     // Wait until all 12 are accepted (their pairs are in the model's queue), then stop the server.
+    let queuedAtKill = 0;
     for (let i = 0; i < 200; i++) {
       const m = await (await fetch(`${url}/metrics`)).text();
-      const q = Number(/te_queue_size (\d+)/.exec(m)?.[1] ?? 0);
-      if (q >= 12 * 600) break;
+      queuedAtKill = Number(/te_queue_size (\d+)/.exec(m)?.[1] ?? 0);
+      if (queuedAtKill >= 12 * 600) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     child.kill('SIGTERM');
+    expect(queuedAtKill).toBeGreaterThan(0); // the stop came mid-load
     const answers = await Promise.all(pending);
     expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
     expect(answers.every((a) => Array.isArray(a.body) && a.body.length === 600)).toBe(true);

@@ -166,7 +166,8 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
     app.addHook('onRequest', async (request, reply) => {
       const state: RequestState = { start: process.hrtime.bigint(), controller: new AbortController(), cause: { timedOut: false, clientGone: false, shuttingDown: false } };
       states.set(request, state);
-      if (keyHash && !['/health', '/ping', '/metrics'].includes(request.routeOptions.url ?? '')) {
+      // TEI's public routes stay open (probes, scrapers), under any prefix the plugin is mounted at.
+      if (keyHash && !/\/(health|ping|metrics)$/.test(request.routeOptions.url ?? '')) {
         const given = sha256(String(request.headers.authorization ?? ''));
         if (!timingSafeEqual(given, keyHash)) {
           fail('unauthorized');
