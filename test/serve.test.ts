@@ -346,6 +346,39 @@ describe('limits and errors, with TEI statuses and {error, error_type}', () => {
   });
 });
 
+describe('nothing a client sends crashes the server or reaches past validation', () => {
+  it('400 random JSON bodies to every route answer below 500, and the server still scores correctly', async () => {
+    const fc = await import('fast-check');
+    const routes = ['/rerank', '/predict', '/v1/rerank', '/v2/rerank'];
+    const text = fc.string({ maxLength: 12 });
+    const body = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.record(
+        {
+          query: fc.oneof(text, fc.jsonValue({ maxDepth: 1 })),
+          texts: fc.oneof(fc.array(text, { maxLength: 5 }), fc.jsonValue({ maxDepth: 2 })),
+          documents: fc.array(fc.oneof(text, fc.dictionary(text, fc.oneof(text, fc.integer())), fc.jsonValue({ maxDepth: 1 })), { maxLength: 5 }),
+          inputs: fc.oneof(text, fc.array(text, { maxLength: 3 }), fc.array(fc.array(text, { maxLength: 3 }), { maxLength: 3 })),
+          top_n: fc.oneof(fc.integer({ min: -2, max: 9 }), fc.double()),
+          rank_fields: fc.array(fc.constantFrom('text', 'title', 'constructor', '__proto__', 'toString'), { maxLength: 3 }),
+          model: fc.oneof(text, fc.constantFrom('bert-tiny', 'xlmr-3', '../../etc/passwd', '/tmp/x')),
+          return_documents: fc.oneof(fc.boolean(), fc.jsonValue({ maxDepth: 0 })),
+          raw_scores: fc.oneof(fc.boolean(), fc.jsonValue({ maxDepth: 0 })),
+          truncation_direction: fc.constantFrom('left', 'right', 'Right', 'up'),
+          max_tokens_per_doc: fc.integer({ min: -1, max: 5000 }),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    const samples = fc.sample(fc.tuple(fc.constantFrom(...routes), body), { numRuns: 400, seed: 18 });
+    const statuses = await Promise.all(samples.map(async ([route, b]) => (await post(main.url, route, b)).status));
+    for (const [i, status] of statuses.entries()) expect([200, 400, 404, 413, 422, 424], JSON.stringify(samples[i])).toContain(status);
+    const res = await post(main.url, '/rerank', { query: 'q', texts: ['a'], raw_scores: true });
+    const logit = (await bert.predict([['q', 'a']], { activation: 'identity' }))[0]!;
+    expect(res.body[0].score).toBeCloseTo(logit, 5);
+  });
+});
+
 describe('mounted in an existing fastify app', () => {
   it('crossrankPlugin under a prefix, with the host app\'s own routes and its key', async () => {
     const { default: Fastify } = await import('fastify');

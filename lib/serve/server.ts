@@ -459,7 +459,8 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
       const flavour = v1Flavour(body, request.headers);
       const docs = body.documents.map((d, i) => {
         if (typeof d === 'string') return d;
-        if (body.rank_fields?.length) return body.rank_fields.map((f) => `${f}: ${String(d[f] ?? '')}`).join('\n');
+        // Cohere's rank_fields: the named fields in order, as "field: value" lines (own fields only).
+        if (body.rank_fields?.length) return body.rank_fields.map((f) => `${f}: ${Object.hasOwn(d, f) ? String(d[f]) : ''}`).join('\n');
         if (typeof d.text === 'string') return d.text;
         throw new HttpError(422, 'Validation', `documents[${i}]: a string or an object with a string \`text\` (images are not supported)`, 'validation');
       });
