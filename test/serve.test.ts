@@ -142,6 +142,7 @@ describe('shapes, as the original APIs document them', () => {
       expect(shape(tei[key]), key).toEqual(shape(f.response[key]));
     }
     expect(info.max_client_batch_size).toBe(64);
+    expect(info.version).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
     expect(info.max_input_length).toBe(bert.info.maxLength);
     expect(info.model_type).toEqual({ reranker: { id2label: { 0: 'LABEL_0' }, label2id: { LABEL_0: 0 } } });
     const other = await (await fetch(`${main.url}/info?model=xlmr-3`)).json();

@@ -4,7 +4,9 @@
 // calls, and the library's scheduler batches pairs across all concurrent requests. Nothing a
 // client sends reaches a load option or a path: models are loaded before the server starts.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 
 import { Ajv } from 'ajv';
 import Fastify, {
@@ -19,6 +21,7 @@ import Fastify, {
 
 import type { CrossEncoder, ModelInfo } from '../cross-encoder.js';
 import { CrossrankError } from '../errors.js';
+import { packageRoot } from '../native.js';
 import { type AbortCause, type ErrorType, HttpError, fromLibrary } from './errors.js';
 import { type FailureReason, type ServeMetrics, createMetrics } from './metrics.js';
 import {
@@ -80,7 +83,14 @@ interface RequestState {
   cause: AbortCause;
 }
 
-const VERSION = '0.1.0';
+/** crossrank's version, for /info (TEI's `version`). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 const states = new WeakMap<FastifyRequest, RequestState>();
 const seconds = (from: bigint, to: bigint = process.hrtime.bigint()): number => Number(to - from) / 1e9;
 const millis = (s: number): string => String(Math.round(s * 1000));
@@ -135,6 +145,7 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
     const draining = options.draining ?? (() => false);
     const keyHash = options.apiKey ? sha256(`Bearer ${options.apiKey}`) : undefined;
     let active = 0;
+    const version = packageVersion();
 
     // Strict validation: no type coercion, no removal of fields. Fastify's default Ajv coerces
     // ("texts": "x" would become ["x"]); TEI (serde) rejects such bodies with 422.
@@ -406,7 +417,7 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
         max_client_batch_size: maxClientBatchSize,
         auto_truncate: true,
         tokenization_workers: options.tokenizerThreads || Math.min(availableParallelism(), 8),
-        version: VERSION,
+        version,
         sha: null,
         docker_label: null,
         // crossrank's own additions: what else is served, and how.
