@@ -185,6 +185,27 @@ describe('shapes, as the original APIs document them', () => {
     expect(shape(none.body)).toEqual(shape(f.response_no_documents));
   });
 
+  it('ties: TEI lists the higher index first (its sort then reverse), Cohere and Jina the lower', async () => {
+    const tei = await post(main.url, '/rerank', { query: 'q', texts: ['same text', 'same text', 'other'] });
+    const same = tei.body.filter((r: any) => r.index !== 2).map((r: any) => r.index);
+    expect(same).toEqual([1, 0]);
+    const cohere = await post(main.url, '/v2/rerank', { query: 'q', documents: ['same text', 'same text', 'other'] });
+    expect(cohere.body.results.filter((r: any) => r.index !== 2).map((r: any) => r.index)).toEqual([0, 1]);
+  });
+
+  it('--count-tokens adds x-compute-tokens and x-tokenization-time to TEI answers', async () => {
+    const s = await start({ models: [{ name: 'm', model: bert }], countTokens: true });
+    try {
+      const res = await post(s.url, '/rerank', { query: 'a query', texts: ['one document', 'another one'] });
+      const { ids } = await bert.tokenize([['a query', 'one document'], ['a query', 'another one']]);
+      expect(res.headers.get('x-compute-tokens')).toBe(String(ids[0]!.length + ids[1]!.length));
+      expect(res.headers.get('x-tokenization-time')).toMatch(/^\d+$/);
+      expect((await post(main.url, '/rerank', { query: 'q', texts: ['a'] })).headers.get('x-compute-tokens')).toBeNull();
+    } finally {
+      await s.server.drain(1000);
+    }
+  });
+
   it('Cohere and Jina are told apart by their fields, SDK header and model names', () => {
     const base = { query: 'q', documents: ['a'] };
     expect(v1Flavour({ ...base }, {})).toBe('jina');
