@@ -1,7 +1,7 @@
 // crossrank serve: every endpoint against the documented shapes (test/fixtures/serve), every
 // error status, 200 concurrent mixed requests scored as if alone, cancellation on disconnect,
 // SIGTERM without losing accepted requests, auth, and the official cohere-ai client.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -526,6 +526,16 @@ describe('the official cohere-ai client, unchanged', () => {
 });
 
 describe('crossrank serve (the CLI)', () => {
+  it('`crossrank/serve` resolves from ESM and CommonJS (the package exports entry)', () => {
+    for (const code of [
+      "const s = require('crossrank/serve'); if (typeof s.createServer !== 'function' || typeof s.crossrankPlugin !== 'function') process.exit(3)",
+      "const s = await import('crossrank/serve'); if (typeof s.createServer !== 'function') process.exit(3)",
+    ]) {
+      const run = spawnSync(process.execPath, [...(code.includes('await') ? ['--input-type=module'] : []), '-e', code], { cwd: ROOT, encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+    }
+  });
+
   it('reads flags and CROSSRANK_* environment, flags winning', () => {
     const c = parseServeArgs(['--model', 'a/b', '--model', 'fast=./dir', '--port', '9000'], { CROSSRANK_PORT: '1', CROSSRANK_MAX_CLIENT_BATCH_SIZE: '8', CROSSRANK_AUTO_SPLIT: '1', CROSSRANK_API_KEY: 'k' });
     if (c === 'help') throw new Error('help');
