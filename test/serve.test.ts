@@ -577,5 +577,11 @@ describe('crossrank serve (the CLI)', () => {
     expect(answers.every((a) => Array.isArray(a.body) && a.body.length === 600)).toBe(true);
     expect(await exited).toBe(0);
     expect(lines.join('\n')).toMatch(/"msg":"stopped"/);
+    // Structured logs: the startup line names model, file, device and limits; one line per request.
+    const logs = lines.map((l) => JSON.parse(l));
+    const ready = logs.find((l) => l.msg === 'crossrank serve ready');
+    expect(ready.models[0]).toMatchObject({ file: expect.stringMatching(/model\.onnx$/), device: 'cpu' });
+    expect(ready.limits).toMatchObject({ maxClientBatchSize: 5000, payloadLimit: 50_000_000, graceMs: 20_000 });
+    expect(logs.filter((l) => l.msg === 'request' && l.url === '/rerank' && l.status === 200)).toHaveLength(12);
   }, 60_000);
 });

@@ -423,6 +423,7 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
         // crossrank's own additions: what else is served, and how.
         crossrank: {
           models: options.models.map((m) => ({ name: m.name, aliases: m.aliases ?? [], default: m === fallback })),
+          revision: info.hub?.revision ?? null,
           file: info.hub?.file ?? info.modelPath,
           device: info.device,
           providers: info.providers,
