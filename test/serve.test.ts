@@ -236,9 +236,13 @@ describe('shapes, as the original APIs document them', () => {
 
 describe('limits and errors, with TEI statuses and {error, error_type}', () => {
   it('400 empty, 413 batch size, 413 payload, 422 bad JSON / schema / unsupported options', async () => {
+    const documented = fixture('tei-error');
     const expectError = (res: { status: number; body: any }, status: number, type: string): void => {
       expect(res.status).toBe(status);
       expect(res.body).toMatchObject({ error: expect.any(String), error_type: type });
+      const { message: _cohereJina, ...tei } = res.body; // Cohere/Jina routes add `message`
+      expect(shape(tei)).toEqual(shape(documented.response));
+      expect(documented.error_types).toContain(res.body.error_type);
     };
     expectError(await post(main.url, '/rerank', { query: 'q', texts: [] }), 400, 'Empty');
     expectError(await post(main.url, '/v2/rerank', { query: 'q', documents: [] }), 400, 'Empty');
