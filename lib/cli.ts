@@ -7,6 +7,7 @@
 //   crossrank info    --model DIR|ID
 //   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
 //   crossrank convert --model HF_DIR --out DIR [--python PATH] [-- extra convert.py options]
+//   crossrank serve   --model ID|DIR [--model ...] [--port 8080] [...]   (lib/serve/cli.ts: flags and CROSSRANK_* env)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ const USAGE = `usage:
   crossrank info    --model DIR|ID
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
   crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--no-optimize] [--bounds JSON]
+  crossrank serve   --model ID|DIR [--model [NAME=]ID|DIR ...] [--host H] [--port P] ... (crossrank serve --help)
 --model: a model folder, or a Hugging Face hub id such as cross-encoder/ms-marco-MiniLM-L6-v2
   (org/name@REV or --revision REV for a branch, tag or commit; --precision fp32|fp16|int8 picks the ONNX file).
   Hub models download once into the Hugging Face cache (HF_HUB_CACHE, HF_HOME); HF_TOKEN for gated or
@@ -86,6 +88,9 @@ print(snapshot_download(repo, revision=rev, allow_patterns=["*.json", "*.txt", "
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // serve has flags of its own (and reads CROSSRANK_* env); loaded only when asked for, so the
+  // other commands never load fastify.
+  if (command === 'serve') return (await import('./serve/cli.js')).serveMain(rest);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,

@@ -1,0 +1,217 @@
+// `crossrank serve`: flags, environment (CROSSRANK_<FLAG> for every --flag), model loading,
+// listening, and the graceful stop on SIGTERM/SIGINT.
+import { parseArgs } from 'node:util';
+
+import { CrossEncoder, type Device, type LoadOptions, type Precision } from '../cross-encoder.js';
+import { CrossrankError } from '../errors.js';
+import { createServer, type ServedModel } from './server.js';
+
+export const SERVE_USAGE = `usage: crossrank serve --model ID|DIR [--model [NAME=]ID|DIR ...] [options]
+  --model [NAME=]ID|DIR      a hub id or model folder; repeat for several; the first is the default
+                             (NAME= gives it another name for requests' "model", e.g. rerank-v3.5=cross-encoder/...)
+  --default-model NAME       which model answers requests that name none (or an unknown one)
+  --host HOST                address to listen on (127.0.0.1; 0.0.0.0 in the Docker images)
+  --port PORT                (8080)
+  --api-key KEY              require "Authorization: Bearer KEY" (also CROSSRANK_API_KEY)
+  --max-client-batch-size N  most texts/documents per request (1024); more: 413
+  --auto-split               score larger requests in chunks of --max-client-batch-size instead of 413
+  --payload-limit BYTES      largest body (2000000); larger: 413
+  --max-concurrent-requests N  requests handled at once (512); more: 429
+  --max-queued-pairs N       pairs the model may hold queued (library default 1048576); more: 429
+  --request-timeout SECONDS  cancel a request's work and answer 503 after this long (0: never)
+  --grace SECONDS            on SIGTERM/SIGINT, time for in-flight requests to finish (30)
+  --max-batch-tokens N       rows x padded length per model run (2048 CPU, 262144 CUDA)
+  --count-tokens             count tokens of every request (x-compute-tokens header)
+  --strict-model             answer 404 to a "model" that is not served instead of using the default
+  --device cpu|cuda|auto     (cpu)   --precision fp32|fp16|int8   --revision REV   --threads N
+  --log-level LEVEL          fatal|error|warn|info|debug (info); logs are JSON lines on stdout
+Every flag also reads from the environment as CROSSRANK_<FLAG> (CROSSRANK_MAX_CLIENT_BATCH_SIZE=64,
+CROSSRANK_MODEL=a,b for several models); flags win.`;
+
+const FLAGS = {
+  model: { type: 'string', multiple: true },
+  'default-model': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'api-key': { type: 'string' },
+  'max-client-batch-size': { type: 'string' },
+  'auto-split': { type: 'boolean' },
+  'payload-limit': { type: 'string' },
+  'max-concurrent-requests': { type: 'string' },
+  'max-queued-pairs': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  grace: { type: 'string' },
+  'max-batch-tokens': { type: 'string' },
+  'count-tokens': { type: 'boolean' },
+  'strict-model': { type: 'boolean' },
+  device: { type: 'string' },
+  precision: { type: 'string' },
+  revision: { type: 'string' },
+  threads: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Settings of `crossrank serve` after flags and environment. */
+export interface ServeConfig {
+  models: Array<{ name: string; ref: string }>;
+  defaultModel: string | undefined;
+  host: string;
+  port: number;
+  apiKey: string | undefined;
+  maxClientBatchSize: number;
+  autoSplit: boolean;
+  payloadLimit: number;
+  maxConcurrentRequests: number;
+  maxQueuedPairs: number | undefined;
+  requestTimeoutMs: number;
+  graceMs: number;
+  maxBatchTokens: number | undefined;
+  countTokens: boolean;
+  strictModel: boolean;
+  device: Device;
+  precision: Precision | undefined;
+  revision: string | undefined;
+  threads: number | undefined;
+  logLevel: string;
+}
+
+const bad = (flag: string, expected: string, value: string): CrossrankError =>
+  new CrossrankError('INVALID_ARGUMENT', `--${flag} must be ${expected}, received ${JSON.stringify(value)}`);
+
+/** Reads flags, then CROSSRANK_* environment variables for flags not given. Throws INVALID_ARGUMENT. */
+export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeConfig | 'help' {
+  const { values } = parseArgs({ args: argv, options: FLAGS, allowPositionals: false, strict: true });
+  if (values.help) return 'help';
+  const get = (flag: keyof typeof FLAGS): string | undefined => {
+    const v = values[flag as keyof typeof values];
+    if (typeof v === 'string') return v;
+    return env[`CROSSRANK_${flag.toUpperCase().replaceAll('-', '_')}`];
+  };
+  const flag = (name: keyof typeof FLAGS): boolean => {
+    if (values[name as keyof typeof values] === true) return true;
+    const v = env[`CROSSRANK_${name.toUpperCase().replaceAll('-', '_')}`];
+    return v === '1' || v === 'true';
+  };
+  const int = (name: keyof typeof FLAGS, fallback: number | undefined, min = 0): number | undefined => {
+    const v = get(name);
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < min) throw bad(name, `an integer >= ${min}`, v);
+    return n;
+  };
+  const secs = (name: keyof typeof FLAGS, fallback: number): number => {
+    const v = get(name);
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw bad(name, 'a number of seconds >= 0', v);
+    return Math.round(n * 1000);
+  };
+  const refs = values.model ?? (env.CROSSRANK_MODEL ? env.CROSSRANK_MODEL.split(',').map((s) => s.trim()).filter(Boolean) : []);
+  if (refs.length === 0) throw new CrossrankError('INVALID_ARGUMENT', 'serve needs --model (or CROSSRANK_MODEL)');
+  const models = refs.map((spec) => {
+    // NAME=REF, where NAME has no '/' (hub ids and paths do).
+    const eq = spec.indexOf('=');
+    if (eq > 0 && !spec.slice(0, eq).includes('/')) return { name: spec.slice(0, eq), ref: spec.slice(eq + 1) };
+    return { name: spec, ref: spec };
+  });
+  const device = (get('device') ?? 'cpu') as Device;
+  if (!['cpu', 'cuda', 'auto'].includes(device)) throw bad('device', 'cpu, cuda or auto', device);
+  const precision = get('precision') as Precision | undefined;
+  if (precision !== undefined && !['fp32', 'fp16', 'int8'].includes(precision)) throw bad('precision', 'fp32, fp16 or int8', precision);
+  return {
+    models,
+    defaultModel: get('default-model'),
+    host: get('host') ?? '127.0.0.1',
+    port: int('port', 8080) as number,
+    apiKey: get('api-key') || undefined,
+    maxClientBatchSize: int('max-client-batch-size', 1024, 1) as number,
+    autoSplit: flag('auto-split'),
+    payloadLimit: int('payload-limit', 2_000_000, 1) as number,
+    maxConcurrentRequests: int('max-concurrent-requests', 512, 1) as number,
+    maxQueuedPairs: int('max-queued-pairs', undefined, 1),
+    requestTimeoutMs: secs('request-timeout', 0),
+    graceMs: secs('grace', 30),
+    maxBatchTokens: int('max-batch-tokens', undefined, 1),
+    countTokens: flag('count-tokens'),
+    strictModel: flag('strict-model'),
+    device,
+    precision,
+    revision: get('revision'),
+    threads: int('threads', undefined, 0),
+    logLevel: get('log-level') ?? 'info',
+  };
+}
+
+/** Runs the server until SIGTERM/SIGINT; resolves with the exit code (0 when in-flight work finished within --grace). */
+export async function serveMain(argv: string[]): Promise<number> {
+  const config = parseServeArgs(argv);
+  if (config === 'help') {
+    console.error(SERVE_USAGE);
+    return 0;
+  }
+  const served: ServedModel[] = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(served.map((m) => m.model.close()));
+  };
+  try {
+    for (const { name, ref } of config.models) {
+      const options: LoadOptions = { device: config.device };
+      if (config.precision) options.precision = config.precision;
+      if (config.revision) options.revision = config.revision;
+      if (config.threads !== undefined) options.threads = config.threads;
+      if (config.maxQueuedPairs !== undefined) options.maxQueuedPairs = config.maxQueuedPairs;
+      served.push({ name, model: await CrossEncoder.load(ref, options), ...(name !== ref ? { aliases: [ref] } : {}) });
+    }
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+  const server = await createServer({
+    models: served,
+    defaultModel: config.defaultModel,
+    maxClientBatchSize: config.maxClientBatchSize,
+    autoSplit: config.autoSplit,
+    payloadLimit: config.payloadLimit,
+    maxConcurrentRequests: config.maxConcurrentRequests,
+    requestTimeoutMs: config.requestTimeoutMs,
+    apiKey: config.apiKey,
+    maxBatchTokens: config.maxBatchTokens,
+    countTokens: config.countTokens,
+    strictModel: config.strictModel,
+    fastify: { logger: { level: config.logLevel } },
+  });
+  const { app } = server;
+  const address = await app.listen({ host: config.host, port: config.port });
+  // The startup line: what is served, from which file, on which device, within which limits.
+  app.log.info(
+    {
+      address,
+      models: served.map((m) => {
+        const i = m.model.info;
+        return { name: m.name, source: i.hub ? `${i.hub.repo}@${i.hub.commit}` : i.dir, file: i.hub?.file ?? i.modelPath, device: i.device, providers: i.providers, maxLength: i.maxLength, labels: i.numLabels };
+      }),
+      default: config.defaultModel ?? served[0]?.name,
+      limits: {
+        maxClientBatchSize: config.maxClientBatchSize,
+        autoSplit: config.autoSplit,
+        payloadLimit: config.payloadLimit,
+        maxConcurrentRequests: config.maxConcurrentRequests,
+        maxQueuedPairs: config.maxQueuedPairs ?? 1 << 20,
+        requestTimeoutMs: config.requestTimeoutMs,
+        graceMs: config.graceMs,
+      },
+      auth: config.apiKey ? 'bearer' : 'none',
+    },
+    'crossrank serve ready',
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  app.log.info({ signal, graceMs: config.graceMs }, 'stopping: no new requests, finishing those in flight');
+  const inTime = await server.drain(config.graceMs);
+  await closeAll();
+  app.log.info({ inTime }, inTime ? 'stopped' : 'stopped after --grace: requests still in flight were cancelled');
+  return inTime ? 0 : 1;
+}
