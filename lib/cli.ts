@@ -4,6 +4,7 @@
 //   crossrank info    --model DIR
 //   crossrank eval    --model DIR --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
 //   crossrank convert --model HF_DIR --out DIR [--python PATH] [-- extra convert.py options]
+//   crossrank build   (builds the native addon from source in this project; native/build.mjs)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,9 @@ const USAGE = `usage:
   crossrank rerank  --model DIR --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
   crossrank info    --model DIR
   crossrank eval    --model DIR --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
-  crossrank convert --model HF_DIR --out DIR [--python PATH] [--no-fp16] [--no-int8] [--no-optimize] [--bounds JSON]`;
+  crossrank convert --model HF_DIR --out DIR [--python PATH] [--no-fp16] [--no-int8] [--no-optimize] [--bounds JSON]
+  crossrank build   (build the native addon from source: cmake, cargo, a C++17 compiler, and the dev packages
+                     cmake-js node-addon-api com.github.asus4.onnxruntime or ONNXRUNTIME_ROOT)`;
 
 function bar(done: number, total: number, started: number): void {
   const width = 30;
@@ -32,6 +35,10 @@ const fmt = (x: number): string => x.toFixed(4);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'build') {
+    // The source build in this project (loaded before any prebuilt package): see native/build.mjs.
+    return spawnSync(process.execPath, [join(packageRoot(), 'native', 'build.mjs')], { stdio: 'inherit' }).status ?? 1;
+  }
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,

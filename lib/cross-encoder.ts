@@ -2,7 +2,7 @@
 // folder, coded errors); the native engine decides *how fast*.
 import { CrossrankError, fromNative } from './errors.js';
 import { type Activation, readModelFolder } from './model-folder.js';
-import { type NativeModel, cudaProviderPath, native } from './native.js';
+import { type NativeModel, addonSource, cudaProviderPath, describeAddon, native } from './native.js';
 import {
   checkArray,
   checkKeys,
@@ -107,6 +107,11 @@ export interface ModelInfo {
   /** Batches in flight at once (options.concurrentRuns, or the device's default). */
   concurrentRuns: number;
   onnxruntimeVersion: string;
+  /**
+   * Which native addon runs the model: 'name@version (path)' of the platform package (e.g.
+   * @crossrank/linux-x64-gnu-cuda), 'source build (path)' or 'CROSSRANK_ADDON (path)'.
+   */
+  addon: string;
 }
 
 /** Counters since load (CrossEncoder.stats()), for tuning batch settings and for benchmarks. */
@@ -264,6 +269,7 @@ export class CrossEncoder {
       inputMemory: nativeModel.inputMemory ?? 'cpu',
       concurrentRuns: n.concurrentRuns,
       onnxruntimeVersion: binding.versions.onnxruntime,
+      addon: describeAddon(addonSource()!),
     };
     return new CrossEncoder(nativeModel, info);
   }
