@@ -411,6 +411,16 @@ describe('packed binaries run on glibc 2.28 (RHEL 8, Debian 10+, Ubuntu 20.04+)'
         expect(needed).not.toMatch(/NEEDED.*libstdc\+\+/);
         expect(needed).toMatch(/NEEDED.*\[libcrossrank_onnxruntime\.so\.1\]/);
         expect(needed).not.toMatch(/NEEDED.*\[libonnxruntime\.so/);
+        // A symbol linked without a version would be bound to whatever the host's glibc has: only
+        // Node-API's (from node itself) and weak ones (Rust's std checks for gettid at run time).
+        const table = spawnSync('objdump', ['-T', path], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 }).stdout;
+        const unversioned = table
+          .split('\n')
+          .filter((line) => line.includes('*UND*') && !line.includes('('))
+          .filter((line) => !/^\S+\s+w\s/.test(line))
+          .map((line) => line.trim().split(/\s+/).pop())
+          .filter((name) => !/^(napi|node_api)_/.test(name ?? ''));
+        expect(unversioned).toEqual([]);
       }
       if (file === 'libcrossrank_onnxruntime.so.1') {
         expect(spawnSync('readelf', ['-d', path], { encoding: 'utf8' }).stdout).toMatch(/SONAME.*\[libcrossrank_onnxruntime\.so\.1\]/);
