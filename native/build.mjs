@@ -58,6 +58,7 @@ function pipTools(wheels) {
   console.error(`crossrank: fetching ${missing.join(', ')} from PyPI into ${py}`);
   const pip = spawnSync('python3', ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '--target', py, '--upgrade', ...missing], {
     stdio: 'inherit',
+    env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' }, // a container's root: no warning (older pips ignore it)
   });
   if (pip.error || pip.status !== 0) return undefined;
   return py;

@@ -118,6 +118,18 @@ describe('which addon loads (lib/native.ts)', () => {
     expect(fromEnv.addon).toBe(`CROSSRANK_ADDON (${join(root, 'build', 'Release', 'crossrank.node')})`);
   });
 
+  it('CROSSRANK_BUILD_FROM_SOURCE=1 builds instead of taking the platform package, and says when the build fails', () => {
+    const project = fakeInstall(true);
+    const platform = join(project, 'node_modules', '@crossrank', 'linux-x64-gnu');
+    mkdirSync(platform, { recursive: true });
+    cpSync(join(root, 'npm', 'linux-x64-gnu', 'package.json'), join(platform, 'package.json'));
+    const bin = mkdtempSync(join(tmpdir(), 'crossrank-path-'));
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const r = loadIn(project, { CROSSRANK_BUILD_FROM_SOURCE: '1', PATH: bin });
+    expect(r.code).toBe('NATIVE_UNAVAILABLE');
+    expect(r.message).toMatch(/CROSSRANK_BUILD_FROM_SOURCE=1: the source build failed/);
+  });
+
   it('a source build (build/Release) comes before the platform package', () => {
     expect(loadIn(root).addon).toBe(`source build (${join(root, 'build', 'Release', 'crossrank.node')})`);
   });
