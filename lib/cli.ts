@@ -8,6 +8,7 @@
 //   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
 //   crossrank convert --model HF_DIR --out DIR [--python PATH] [-- extra convert.py options]
 //   crossrank serve   --model ID|DIR [--model ...] [--port 8080] [...]   (lib/serve/cli.ts: flags and CROSSRANK_* env)
+//   crossrank build   (builds the native addon from source in this project; native/build.mjs)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ const USAGE = `usage:
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
   crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--no-optimize] [--bounds JSON]
   crossrank serve   --model ID|DIR [--model [NAME=]ID|DIR ...] [--host H] [--port P] ... (crossrank serve --help)
+  crossrank build   (build the native addon from source: cmake, cargo, a C++17 compiler, and the dev packages
+                     cmake-js node-addon-api com.github.asus4.onnxruntime or ONNXRUNTIME_ROOT)
 --model: a model folder, or a Hugging Face hub id such as cross-encoder/ms-marco-MiniLM-L6-v2
   (org/name@REV or --revision REV for a branch, tag or commit; --precision fp32|fp16|int8 picks the ONNX file).
   Hub models download once into the Hugging Face cache (HF_HUB_CACHE, HF_HOME); HF_TOKEN for gated or
@@ -91,6 +94,10 @@ async function main(argv: string[]): Promise<number> {
   // serve has flags of its own (and reads CROSSRANK_* env); loaded only when asked for, so the
   // other commands never load fastify.
   if (command === 'serve') return (await import('./serve/cli.js')).serveMain(rest);
+  if (command === 'build') {
+    // The source build in this project (loaded before any prebuilt package): see native/build.mjs.
+    return spawnSync(process.execPath, [join(packageRoot(), 'native', 'build.mjs')], { stdio: 'inherit' }).status ?? 1;
+  }
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,

@@ -6,7 +6,7 @@ import { CrossrankError, fromNative } from './errors.js';
 import { type DownloadProgress, type HubModel, resolveHubModel } from './hub/resolve.js';
 import { parseModelRef } from './hub/settings.js';
 import { type Activation, readModelFolder } from './model-folder.js';
-import { type NativeModel, cudaProviderPath, native } from './native.js';
+import { type NativeModel, addonSource, cudaProviderPath, describeAddon, native } from './native.js';
 import { type IntOption, bindOptionTable, range } from './options.js';
 import {
   checkKeys,
@@ -147,6 +147,11 @@ export interface ModelInfo {
    * the cache ('cache': offline, or the hub unreachable).
    */
   hub?: { repo: string; revision: string; commit: string; file: string; source: 'hub' | 'cache' };
+  /**
+   * Which native addon runs the model: 'name@version (path)' of the platform package (e.g.
+   * @crossrank/linux-x64-gnu-cuda), 'source build (path)' or 'CROSSRANK_ADDON (path)'.
+   */
+  addon: string;
 }
 
 /** Counters since load (CrossEncoder.stats()), for tuning batch settings and for benchmarks. */
@@ -305,6 +310,7 @@ export class CrossEncoder {
       inputMemory: nativeModel.inputMemory ?? 'cpu',
       concurrentRuns: n.concurrentRuns,
       onnxruntimeVersion: binding.versions.onnxruntime,
+      addon: describeAddon(addonSource()!),
     };
     if (hub) info.hub = { repo: hub.repo, revision: hub.revision, commit: hub.commit, file: hub.file, source: hub.source };
     return new CrossEncoder(nativeModel, info);

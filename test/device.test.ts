@@ -17,11 +17,11 @@ const dist = join(root, 'dist', 'index.cjs');
 const release = join(root, 'build', 'Release');
 const cpuOnlyCore = join(root, 'node_modules', 'com.github.asus4.onnxruntime', 'Plugins', 'Linux', 'x64', 'libonnxruntime.so');
 
-/** A folder holding `core` as libonnxruntime.so.1 (and providers_shared if asked): on
+/** A folder holding `core` as libcrossrank_onnxruntime.so.1 (crossrank's private name) (and providers_shared if asked): on
  *  LD_LIBRARY_PATH it replaces the core beside the addon, which the addon finds through RUNPATH. */
 function coreFolder(core: string, withProvidersShared: boolean): string {
   const dir = mkdtempSync(join(tmpdir(), 'crossrank-core-'));
-  copyFileSync(core, join(dir, 'libonnxruntime.so.1'));
+  copyFileSync(core, join(dir, 'libcrossrank_onnxruntime.so.1'));
   if (withProvidersShared) copyFileSync(join(release, 'libonnxruntime_providers_shared.so'), join(dir, 'libonnxruntime_providers_shared.so'));
   return dir;
 }
@@ -48,7 +48,7 @@ describe('CUDA execution provider', () => {
   it('builds against a CUDA-enabled ONNX Runtime core with the provider bridge beside it', () => {
     // The CUDA provider calls back into CUDA host functions of the core: a CPU-only core crashed
     // in the first Run on a GPU. Only the CUDA-enabled build exports this entry point.
-    const symbols = spawnSync('nm', ['-D', '--defined-only', join(release, 'libonnxruntime.so.1')], { encoding: 'utf8' });
+    const symbols = spawnSync('nm', ['-D', '--defined-only', join(release, 'libcrossrank_onnxruntime.so.1')], { encoding: 'utf8' });
     expect(symbols.status, symbols.stderr).toBe(0);
     expect(symbols.stdout).toMatch(/OrtSessionOptionsAppendExecutionProvider_CUDA/);
     expect(existsSync(join(release, 'libonnxruntime_providers_shared.so'))).toBe(true);
@@ -58,14 +58,14 @@ describe('CUDA execution provider', () => {
     const dir = coreFolder(cpuOnlyCore, true);
     const r = loadIn({ LD_LIBRARY_PATH: dir }, { device: 'cuda' });
     expect(r.code).toBe('CUDA_UNAVAILABLE');
-    expect(r.message).toContain(`core library in use (${join(dir, 'libonnxruntime.so.1')}) is a CPU-only build`);
+    expect(r.message).toContain(`core library in use (${join(dir, 'libcrossrank_onnxruntime.so.1')}) is a CPU-only build`);
     const auto = loadIn({ LD_LIBRARY_PATH: dir }, { device: 'auto' });
     expect(auto.info?.device).toBe('cpu');
     expect(auto.info?.deviceReason).toMatch(/CPU-only build/);
   });
 
   it("device 'cuda' without libonnxruntime_providers_shared.so beside the core: CUDA_UNAVAILABLE naming it", () => {
-    const dir = coreFolder(join(release, 'libonnxruntime.so.1'), false);
+    const dir = coreFolder(join(release, 'libcrossrank_onnxruntime.so.1'), false);
     const r = loadIn({ LD_LIBRARY_PATH: dir }, { device: 'cuda' });
     expect(r.code).toBe('CUDA_UNAVAILABLE');
     expect(r.message).toMatch(/libonnxruntime_providers_shared\.so is missing beside the ONNX Runtime core library/);

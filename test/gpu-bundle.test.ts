@@ -26,7 +26,7 @@ describe('GPU bundle (CPU-provider proof)', () => {
     expect(unpack.status, unpack.stderr).toBe(0);
     expect(unpack.stdout).toMatch(/crossrank-gpu\.tar\.xz: OK/);
     const bundle = join(out, 'crossrank-gpu');
-    expect(readdirSync(bundle).sort()).toEqual(['bench', 'build', 'dist', 'package.json', 'run.sh']);
+    expect(readdirSync(bundle).sort()).toEqual(['bench', 'dist', 'node_modules', 'package.json', 'run.sh']);
 
     const run = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'tinybert-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32', '--runs', '2', '--batch', '64', '--tokenizer-threads', '1'], {
       encoding: 'utf8',

@@ -1,7 +1,7 @@
 // The published shapes: ESM and CommonJS entry points with types, the CLI, and the build
 // script's toolchain check.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +63,105 @@ describe('native build script', () => {
     expect(run.stderr).toMatch(/cmake: install CMake/);
     expect(run.stderr).toMatch(/cargo: install the Rust toolchain/);
     expect(run.stderr).toMatch(/no-such-compiler: install a C\+\+17 compiler/);
+  });
+});
+
+/** A project with crossrank installed the way npm lays it out, from this repository's files. */
+function fakeInstall(withBuildScript = false): string {
+  const project = mkdtempSync(join(tmpdir(), 'crossrank-layout-'));
+  const pkg = join(project, 'node_modules', 'crossrank');
+  mkdirSync(pkg, { recursive: true });
+  cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
+  cpSync(dist, join(pkg, 'dist'), { recursive: true });
+  if (withBuildScript) cpSync(join(root, 'native', 'build.mjs'), join(pkg, 'native', 'build.mjs'));
+  return project;
+}
+
+function loadIn(project: string, env: Record<string, string> = {}): { code?: string; message?: string; addon?: string } {
+  const script = `
+    const { CrossEncoder } = require('crossrank');
+    CrossEncoder.load(${JSON.stringify(modelDir('bert-tiny'))})
+      .then(async (m) => { console.log(JSON.stringify({ addon: m.info.addon })); await m.close(); })
+      .catch((e) => console.log(JSON.stringify({ code: e.code, message: e.message })));`;
+  const run = spawnSync(process.execPath, ['-e', script], { cwd: project, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } });
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout);
+}
+
+describe('which addon loads (lib/native.ts)', () => {
+  const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+
+  it('nothing installed: NATIVE_UNAVAILABLE saying what to do on this platform', () => {
+    const r = loadIn(fakeInstall());
+    expect(r.code).toBe('NATIVE_UNAVAILABLE');
+    expect(r.message).toMatch(/no crossrank native addon for linux-x64-gnu/);
+    expect(r.message).toMatch(/with optional dependencies .*@crossrank\/linux-x64-gnu/);
+    expect(r.message).toContain('npm install --os=linux --cpu=x64 --libc=glibc');
+    expect(r.message).toContain('npx crossrank build');
+  });
+
+  it('the platform package loads when its version is the same, and is refused naming both versions when not', () => {
+    const project = fakeInstall();
+    const platform = join(project, 'node_modules', '@crossrank', 'linux-x64-gnu');
+    mkdirSync(platform, { recursive: true });
+    for (const f of ['crossrank.node', 'libcrossrank_onnxruntime.so.1']) cpSync(join(root, 'npm', 'linux-x64-gnu', f), join(platform, f));
+    const manifest = JSON.parse(readFileSync(join(root, 'npm', 'linux-x64-gnu', 'package.json'), 'utf8'));
+    writeFileSync(join(platform, 'package.json'), JSON.stringify(manifest));
+    expect(loadIn(project).addon).toBe(`@crossrank/linux-x64-gnu@${version} (${join(platform, 'crossrank.node')})`);
+    writeFileSync(join(platform, 'package.json'), JSON.stringify({ ...manifest, version: '0.0.1' }));
+    const refused = loadIn(project);
+    expect(refused.code).toBe('NATIVE_UNAVAILABLE');
+    expect(refused.message).toContain(`@crossrank/linux-x64-gnu@0.0.1 is installed`);
+    expect(refused.message).toContain(`crossrank is ${version}`);
+    // CROSSRANK_ADDON comes first, whatever is installed.
+    const fromEnv = loadIn(project, { CROSSRANK_ADDON: join(root, 'build', 'Release', 'crossrank.node') });
+    expect(fromEnv.addon).toBe(`CROSSRANK_ADDON (${join(root, 'build', 'Release', 'crossrank.node')})`);
+  });
+
+  it('CROSSRANK_BUILD_FROM_SOURCE=1 builds instead of taking the platform package, and says when the build fails', () => {
+    const project = fakeInstall(true);
+    const platform = join(project, 'node_modules', '@crossrank', 'linux-x64-gnu');
+    mkdirSync(platform, { recursive: true });
+    cpSync(join(root, 'npm', 'linux-x64-gnu', 'package.json'), join(platform, 'package.json'));
+    const bin = mkdtempSync(join(tmpdir(), 'crossrank-path-'));
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const r = loadIn(project, { CROSSRANK_BUILD_FROM_SOURCE: '1', PATH: bin });
+    expect(r.code).toBe('NATIVE_UNAVAILABLE');
+    expect(r.message).toMatch(/CROSSRANK_BUILD_FROM_SOURCE=1: the source build failed/);
+  });
+
+  it('a source build (build/Release) comes before the platform package', () => {
+    expect(loadIn(root).addon).toBe(`source build (${join(root, 'build', 'Release', 'crossrank.node')})`);
+  });
+});
+
+describe('source build in a project (npx crossrank build)', () => {
+  const bin = mkdtempSync(join(tmpdir(), 'crossrank-path-'));
+  symlinkSync(process.execPath, join(bin, 'node'));
+  const check = (project: string, env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [join(project, 'node_modules', 'crossrank', 'native', 'build.mjs')], {
+      cwd: project,
+      encoding: 'utf8',
+      env: { PATH: bin, CXX: 'no-such-compiler', ...env },
+    }).stderr;
+
+  it('names the npm packages it needs when they are absent, and ONNXRUNTIME_ROOT stands in for ONNX Runtime', () => {
+    const project = fakeInstall(true);
+    const stderr = check(project);
+    expect(stderr).toMatch(/cmake-js: npm install --save-dev cmake-js/);
+    expect(stderr).toMatch(/node-addon-api: npm install --save-dev node-addon-api/);
+    expect(stderr).toMatch(/ONNX Runtime 1\.29: npm install --save-dev com\.github\.asus4\.onnxruntime/);
+    expect(check(project, { ONNXRUNTIME_ROOT: '/opt/onnxruntime' })).not.toMatch(/ONNX Runtime 1\.29/);
+  });
+
+  it.each(['hoisted', 'nested'])('finds cmake-js, node-addon-api and ONNX Runtime %s (Node module resolution)', (layout) => {
+    const project = fakeInstall(true);
+    const into = layout === 'hoisted' ? join(project, 'node_modules') : join(project, 'node_modules', 'crossrank', 'node_modules');
+    mkdirSync(into, { recursive: true });
+    for (const name of ['cmake-js', 'node-addon-api', 'com.github.asus4.onnxruntime']) symlinkSync(join(root, 'node_modules', name), join(into, name));
+    const stderr = check(project);
+    expect(stderr).toMatch(/missing tools/); // cmake, cargo, the compiler: not on this PATH
+    expect(stderr).not.toMatch(/cmake-js:|node-addon-api:|ONNX Runtime 1\.29/);
   });
 });
 

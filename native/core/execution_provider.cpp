@@ -44,8 +44,8 @@ std::string check_core_for_cuda() {
   if (handle != nullptr) dlclose(handle);
   if (!cuda_enabled) {
     return "the ONNX Runtime core library in use (" + core +
-           ") is a CPU-only build; the CUDA provider needs the CUDA-enabled build of the same version (npm "
-           "onnxruntime-node@1.29.0, an optional dependency of crossrank: reinstall with optional dependencies)";
+           ") is a CPU-only build; the CUDA provider needs the CUDA-enabled build of the same version, which "
+           "`npm install @crossrank/linux-x64-gnu-cuda` brings (a source build: onnxruntime-node@1.29.0 installed)";
   }
   const std::string dir = core.substr(0, core.find_last_of('/') + 1);
   if (!std::ifstream(dir + "libonnxruntime_providers_shared.so").good()) {
@@ -75,8 +75,8 @@ const std::string& register_cuda_provider(Ort::Env& env, const std::string& path
 void try_cuda(Ort::Env& env, Ort::SessionOptions& options, const DeviceRequest& request, DeviceChoice& choice) {
   if (request.cuda_provider_path.empty()) {
     throw Error(ErrorCode::CudaUnavailable,
-                "the CUDA provider library is not installed (npm package com.github.asus4.onnxruntime.linux-x64-gpu, an "
-                "optional dependency of crossrank; or set CROSSRANK_CUDA_PROVIDER to libonnxruntime_providers_cuda.so)");
+                "the CUDA provider library is not installed: `npm install @crossrank/linux-x64-gnu-cuda` (the same version "
+                "as crossrank), or set CROSSRANK_CUDA_PROVIDER to libonnxruntime_providers_cuda.so");
   }
   if (!std::ifstream(request.cuda_provider_path).good()) {
     throw Error(ErrorCode::CudaUnavailable, "the CUDA provider library " + request.cuda_provider_path + " does not exist");
