@@ -5,8 +5,9 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 
 import { CrossrankError } from './errors.js';
+import { type Activation, folderActivation, lengthLimits } from './model/families.js';
 
-export type Activation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
+export type { Activation } from './model/families.js';
 
 export interface ModelFolder {
   dir: string;
@@ -17,9 +18,9 @@ export interface ModelFolder {
   /** From config.json; the ONNX output shape has the final word. */
   numLabels: number | undefined;
   labels: string[] | undefined;
-  /** The most tokens the model's position embeddings allow. */
+  /** The most tokens the model's position embeddings allow; Infinity for relative positions (DeBERTa-v2/v3). */
   positionLimit: number;
-  /** What transformers would truncate to: tokenizer_config.json's model_max_length, within the limit. */
+  /** What sentence-transformers truncates to (lib/model/families.ts lengthLimits), within positionLimit. */
   defaultMaxLength: number;
   truncateLeft: boolean;
   padToken: string | undefined;
@@ -39,17 +40,6 @@ export const MODEL_FILE_CANDIDATES = {
   fp16: ['model_fp16.onnx', 'onnx/model_fp16.onnx'],
   int8: ['model_quantized.onnx', 'onnx/model_quantized.onnx', 'onnx/model_int8.onnx'],
 } as const;
-
-// Model types whose position ids start after the padding index (RoBERTa's offset of 2).
-const POSITION_OFFSET_TYPES = new Set(['roberta', 'xlm-roberta', 'camembert', 'longformer', 'xlm-roberta-xl']);
-
-// Activation class names sentence-transformers writes (e.g. "torch.nn.modules.activation.Sigmoid").
-const ACTIVATIONS: Record<string, Activation> = {
-  Sigmoid: 'sigmoid',
-  Identity: 'identity',
-  Softmax: 'softmax',
-  Tanh: 'tanh',
-};
 
 function readJson(path: string, what: string): Record<string, unknown> | undefined {
   if (!existsSync(path)) return undefined;
@@ -80,24 +70,6 @@ function tokenName(value: unknown): string | undefined {
   return undefined;
 }
 
-/**
- * An activation name as sentence-transformers saves it. Like CrossEncoder, names outside
- * `torch.` are not trusted and fall back to the default; a torch class crossrank does not
- * implement is an error the caller can avoid with the activation option.
- */
-function parseActivation(name: unknown, source: string): Activation | CrossrankError | undefined {
-  if (typeof name !== 'string' || !name.startsWith('torch.')) return undefined;
-  const cls = name.split('.').pop() ?? '';
-  return (
-    ACTIVATIONS[cls] ??
-    new CrossrankError(
-      'INVALID_MODEL',
-      `${source} names the activation ${JSON.stringify(name)}, which crossrank does not implement ` +
-        `(supported: ${Object.keys(ACTIVATIONS).join(', ')}); pass the activation option to override it`,
-    )
-  );
-}
-
 function resolveModelFile(dir: string, modelFile: string | undefined, precision: keyof typeof MODEL_FILE_CANDIDATES): string {
   if (modelFile !== undefined) {
     const path = isAbsolute(modelFile) ? modelFile : join(dir, modelFile);
@@ -109,16 +81,19 @@ function resolveModelFile(dir: string, modelFile: string | undefined, precision:
     const path = join(dir, candidate);
     if (existsSync(path)) return path;
   }
-  let present = '';
-  try {
-    present = readdirSync(dir).slice(0, 12).join(', ');
-  } catch {
-    // the listing is only a hint
-  }
+  // The listing is only a hint; it shows onnx/ too, where the hub keeps the other precisions.
+  const list = (sub: string): string[] => {
+    try {
+      return readdirSync(join(dir, sub)).sort().map((f) => (sub ? `${sub}/${f}` : f));
+    } catch {
+      return [];
+    }
+  };
+  const present = [...list('').filter((f) => f !== 'onnx'), ...list('onnx')].slice(0, 20).join(', ');
   throw new CrossrankError(
     'MODEL_NOT_FOUND',
-    `no ${precision} ONNX model in ${dir}: looked for ${candidates.join(' and ')} (the folder holds: ${present || 'nothing'}). ` +
-      'Make one with `crossrank convert` (or optimum), or name it with the modelFile option.',
+    `no ${precision} ONNX model in ${dir}: looked for ${candidates.join(', ')} (the folder holds: ${present || 'nothing'}). ` +
+      'Make one with `crossrank convert`, or name it with the modelFile option.',
   );
 }
 
@@ -144,7 +119,7 @@ export function readModelFolder(
 
   const config = readJson(join(dir, 'config.json'), 'config.json') ?? {};
   const tokenizerConfig = readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json') ?? {};
-  const stConfig = readJson(join(dir, 'config_sentence_transformers.json'), 'config_sentence_transformers.json') ?? {};
+  const stConfig = readJson(join(dir, 'config_sentence_transformers.json'), 'config_sentence_transformers.json');
 
   const modelType = typeof config.model_type === 'string' ? config.model_type : undefined;
   const architectures = Array.isArray(config.architectures) ? config.architectures : [];
@@ -161,23 +136,9 @@ export function readModelFolder(
   }
   const numLabels = positiveInt(config.num_labels) ?? labels?.length;
 
-  const offset = modelType && POSITION_OFFSET_TYPES.has(modelType) ? (positiveInt(config.pad_token_id) ?? 1) + 1 : 0;
-  const positions = positiveInt(config.max_position_embeddings);
-  const positionLimit = positions !== undefined ? Math.max(1, positions - offset) : 512;
-  // transformers writes a huge sentinel (1e30) when a tokenizer has no limit of its own.
-  const tokenizerLimit = positiveInt(tokenizerConfig.model_max_length);
-  const defaultMaxLength =
-    tokenizerLimit !== undefined && tokenizerLimit < 1e9
-      ? Math.min(tokenizerLimit, positionLimit)
-      : Math.min(512, positionLimit);
-
-  // sentence-transformers >= 4 keeps the activation in config.json; older versions used
-  // sbert_ce_default_activation_function; some exports carry it in config_sentence_transformers.json.
-  const stSection = config.sentence_transformers as Record<string, unknown> | undefined;
-  const activation =
-    parseActivation(stSection?.activation_fn, 'config.json sentence_transformers.activation_fn') ??
-    parseActivation(config.sbert_ce_default_activation_function, 'config.json sbert_ce_default_activation_function') ??
-    parseActivation(stConfig.activation_fn, 'config_sentence_transformers.json activation_fn');
+  // Family rules and their sources: lib/model/families.ts.
+  const { positionLimit, defaultMaxLength } = lengthLimits(config, tokenizerConfig);
+  const activation = folderActivation(config, stConfig, existsSync(join(dir, 'modules.json')));
 
   return {
     dir,
