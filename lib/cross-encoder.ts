@@ -55,7 +55,16 @@ export interface LoadOptions {
    * that would exceed it rejects with QUEUE_FULL (a single call of any size is taken when idle).
    */
   maxQueuedPairs?: number;
+  /**
+   * ONNX Runtime's own log lines, printed on stderr as `crossrank: onnxruntime <level>: ...`:
+   * 'off' (default; its errors still reject as coded errors), 'error', 'warning', 'info', 'verbose'.
+   */
+  logLevel?: LogLevel;
 }
+
+export type LogLevel = 'off' | 'error' | 'warning' | 'info' | 'verbose';
+// OrtLoggingLevel of each: the least severe line printed (4: fatal only).
+const LOG_SEVERITY: Record<LogLevel, number> = { verbose: 0, info: 1, warning: 2, error: 3, off: 4 };
 
 export interface PredictOptions {
   /** Most pairs per ONNX Runtime run (default 256). Scores do not depend on it. */
@@ -127,6 +136,7 @@ export interface ModelStats {
 
 const LOAD_KEYS = [
   'device', 'deviceId', 'precision', 'threads', 'tokenizerThreads', 'concurrentRuns', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'allowSpinning', 'maxQueuedPairs',
+  'logLevel',
 ] as const;
 const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'signal'] as const;
 const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments'] as const;
@@ -192,6 +202,7 @@ export class CrossEncoder {
     const optimizeGraph = optionalBool('options.optimizeGraph', o.optimizeGraph) ?? true;
     const allowSpinning = optionalBool('options.allowSpinning', o.allowSpinning) ?? true;
     const maxQueuedPairs = optionalInt('options.maxQueuedPairs', o.maxQueuedPairs, 1, Number.MAX_SAFE_INTEGER) ?? 1 << 20;
+    const logLevel = optionalEnum('options.logLevel', o.logLevel, Object.keys(LOG_SEVERITY) as LogLevel[]) ?? 'off';
 
     const folder = readModelFolder(dir, modelFile, precision);
     if (folder.activation instanceof CrossrankError && activationOption === undefined) throw folder.activation;
@@ -221,6 +232,7 @@ export class CrossEncoder {
         concurrentRuns,
         optimizeGraph,
         allowSpinning,
+        logSeverity: LOG_SEVERITY[logLevel],
         maxQueuedPairs,
         device,
         deviceId,

@@ -226,6 +226,7 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     config.session.inter_op_threads = static_cast<int>(number_property(o, "interOpThreads", 1, 0, 1024));
     config.session.optimize_graph = bool_property(o, "optimizeGraph", true);
     config.session.allow_spinning = bool_property(o, "allowSpinning", true);
+    config.session.log_severity = static_cast<int>(number_property(o, "logSeverity", 4, 0, 4));
     config.max_queued_pairs = static_cast<size_t>(number_property(o, "maxQueuedPairs", 1 << 20, 1, 1e12));
     const std::string device = string_property(o, "device", "cpu");
     if (device == "cpu") {
