@@ -92,7 +92,7 @@ function resolveModelFile(dir: string, modelFile: string | undefined, precision:
   const present = [...list('').filter((f) => f !== 'onnx'), ...list('onnx')].slice(0, 20).join(', ');
   throw new CrossrankError(
     'MODEL_NOT_FOUND',
-    `no ${precision} ONNX model in ${dir}: looked for ${candidates.join(', ')} (the folder holds: ${present || 'nothing'}). ` +
+    `no ${precision} ONNX model in ${dir}: looked for ${candidates.join(' and ')} (the folder holds: ${present || 'nothing'}). ` +
       'Make one with `crossrank convert`, or name it with the modelFile option.',
   );
 }
