@@ -78,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
     if (values['no-optimize']) args.push('--no-optimize');
     if (values.bounds) args.push('--bounds', values.bounds);
     if (values.traceback) args.push('--traceback');
+    args.push(...positionals); // after `--`: passed to convert.py as they are (e.g. --queries 4 --docs 8)
     const run = spawnSync(python, args, { stdio: 'inherit' });
     if (run.error) throw new CrossrankError('INVALID_ARGUMENT', `cannot run ${python}: ${run.error.message}`);
     return run.status ?? 1;
