@@ -5,12 +5,15 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { spawnSync } from 'node:child_process';
+
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../lib/index.js';
 import { readModelFolder } from '../lib/model-folder.js';
 import { folderActivation, lengthLimits } from '../lib/model/families.js';
-import { FIXTURES, maxAbsDiff, parityPairs } from './helpers.js';
+import { FIXTURES, PYTHON, maxAbsDiff, parityPairs } from './helpers.js';
 
 const TOLERANCE = 1e-4;
 const FAMILY_NAMES = ['deberta-v3-tiny', 'modernbert-tiny', 'distilbert-tiny', 'mpnet-tiny', 'camembert-tiny', 'albert-tiny'] as const;
@@ -97,6 +100,38 @@ describe.each(FAMILY_NAMES)('family parity: %s', (name) => {
       expect(maxAbsDiff(got.map((r) => r.score), expected.hits.map((r) => r.score))).toBeLessThanOrEqual(TOLERANCE);
     }
     expect(g.rank.filter((r) => r.source === 'sentence-transformers').length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+// Random text across each family's normalizer paths: whitespace runs, controls, combining marks,
+// Unicode spaces, CJK, emoji, text spelling special tokens.
+const fragments = [
+  ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789',
+  ...' '.repeat(10), '\t', '\n', '\r', '\x07', '\x0b', '\x0c', '\x00', '\x7f', '``', "''", '.,;:!?()-',
+  '[CLS]', '<s>', '</s>', '<mask>', '[SEP]', '▁', 'é', 'e\u0301', 'a\u0308\u0323', '\u00a0', '\u3000', '\u2003',
+  '中文', '한국어', 'ﬁ', 'ß', 'İ', '😀', '👩‍👧', 'Café', 'ÉCOLE', 'vaccines', 'protein',
+];
+const randomText = fc.array(fc.constantFrom(...fragments), { maxLength: 40 }).map((parts) => parts.join(''));
+
+describe.each(FAMILY_NAMES)('token ids of random text equal the Python tokenizers package: %s', (name) => {
+  it.each([512, 64])('max length %i', async (maxLength) => {
+    const pairs = fc.sample(fc.tuple(randomText, randomText), { numRuns: 600, seed: 20261130 + maxLength });
+    const run = spawnSync(PYTHON, [join(FIXTURES, 'encode_reference.py')], {
+      input: JSON.stringify({ tokenizer: join(familyDir(name), 'tokenizer.json'), max_length: maxLength, truncate_left: false, pairs }),
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+      timeout: 120_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const expected = JSON.parse(run.stdout) as { ids: number[][]; type_ids: number[][] };
+    const model = await CrossEncoder.load(familyDir(name), { maxLength });
+    try {
+      const { ids, typeIds } = await model.tokenize(pairs);
+      expect(ids.map((a) => Array.from(a))).toEqual(expected.ids);
+      expect(typeIds.map((a) => Array.from(a))).toEqual(expected.type_ids);
+    } finally {
+      await model.close();
+    }
   });
 });
 
