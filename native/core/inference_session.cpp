@@ -15,8 +15,6 @@ namespace crossrank {
 
 namespace {
 
-// One ONNX Runtime environment per process, created on first use. Never destroyed: sessions may
-// outlive any static destructor order at exit, and ORT's own environment is process-wide anyway.
 // ONNX Runtime's own log lines (coloured, on stderr) would land in a service's logs: its errors
 // already come back as coded errors, so by default nothing is printed. A session that asks for
 // them (logLevel) gets plain lines through this sink, filtered by its own severity.
@@ -28,6 +26,8 @@ void log_sink(void* /*param*/, OrtLoggingLevel severity, const char* /*category*
                code_location ? code_location : "");
 }
 
+// One ONNX Runtime environment per process, created on first use. Never destroyed: sessions may
+// outlive any static destructor order at exit, and ORT's own environment is process-wide anyway.
 Ort::Env& ort_env() {
   // Messages outside any session (environment, provider registration) only when fatal.
   static Ort::Env* env = new Ort::Env(ORT_LOGGING_LEVEL_FATAL, "crossrank", log_sink, nullptr);
