@@ -27,7 +27,8 @@ const USAGE = `usage:
   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
   crossrank info    --model DIR|ID
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
-  crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--no-optimize] [--bounds JSON]
+  crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--no-optimize] [--bounds JSON] [--traceback]
+    exit 0: all written; 1: the model could not be converted (nothing written); 3: fp32 written, a variant refused
   crossrank serve   --model ID|DIR [--model [NAME=]ID|DIR ...] [--host H] [--port P] ... (crossrank serve --help)
   crossrank build   (build the native addon from source: cmake, cargo, a C++17 compiler, and the dev packages
                      cmake-js node-addon-api com.github.asus4.onnxruntime or ONNXRUNTIME_ROOT)
@@ -120,6 +121,7 @@ async function main(argv: string[]): Promise<number> {
       'no-int8': { type: 'boolean' },
       'no-optimize': { type: 'boolean' },
       bounds: { type: 'string' },
+      traceback: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -156,6 +158,8 @@ async function main(argv: string[]): Promise<number> {
     if (values['no-int8']) args.push('--no-int8');
     if (values['no-optimize']) args.push('--no-optimize');
     if (values.bounds) args.push('--bounds', values.bounds);
+    if (values.traceback) args.push('--traceback');
+    args.push(...positionals); // after `--`: passed to convert.py as they are (e.g. --queries 4 --docs 8)
     const run = spawnSync(python, args, { stdio: 'inherit' });
     if (run.error) throw new CrossrankError('INVALID_ARGUMENT', `cannot run ${python}: ${run.error.message}`);
     return run.status ?? 1;
@@ -183,9 +187,16 @@ async function main(argv: string[]): Promise<number> {
       console.log(JSON.stringify(summary, null, 2));
     } else {
       console.log(`queries: ${report.queries} (${report.resumedQueries} resumed), documents scored: ${report.documentsScored}, ${report.seconds.toFixed(1)} s`);
-      console.log('               NDCG@10  MRR@10   R@100    MAP');
-      for (const [name, m] of [['first stage', report.firstStage], ['reranked', report.reranked]] as const) {
-        console.log(`${name.padEnd(14)} ${fmt(m.ndcg10)}   ${fmt(m.mrr10)}   ${fmt(m.recall100)}   ${fmt(m.map)}`);
+      // 'first stage' is the run file as trec_eval scores it; 'first stage, top k' is what the reranker reorders.
+      const rows = [
+        ['first stage', report.firstStage],
+        [`first stage, top ${report.topK}`, report.firstStageTopK],
+        [`reranked, top ${report.topK}`, report.reranked],
+      ] as const;
+      const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+      console.log(`${''.padEnd(width)} NDCG@10  MRR@10   R@100    MAP`);
+      for (const [name, m] of rows) {
+        console.log(`${name.padEnd(width)} ${fmt(m.ndcg10)}   ${fmt(m.mrr10)}   ${fmt(m.recall100)}   ${fmt(m.map)}`);
       }
       if (report.output) console.log(`reranked run: ${report.output}`);
     }

@@ -89,7 +89,16 @@ export interface LoadOptions {
   revision?: string;
   /** Called as a hub download progresses (bytes); crossrank itself prints nothing. */
   onProgress?: (progress: DownloadProgress) => void;
+  /**
+   * ONNX Runtime's own log lines, printed on stderr as `crossrank: onnxruntime <level>: ...`:
+   * 'off' (default; its errors still reject as coded errors), 'error', 'warning', 'info', 'verbose'.
+   */
+  logLevel?: LogLevel;
 }
+
+export type LogLevel = 'off' | 'error' | 'warning' | 'info' | 'verbose';
+// OrtLoggingLevel of each: the least severe line printed (4: fatal only).
+const LOG_SEVERITY: Record<LogLevel, number> = { verbose: 0, info: 1, warning: 2, error: 3, off: 4 };
 
 export interface PredictOptions {
   /** Most pairs per ONNX Runtime run (default 256). Scores do not depend on it. */
@@ -172,6 +181,7 @@ export interface ModelStats {
 
 const LOAD_KEYS = [
   'device', 'deviceId', 'precision', 'threads', 'tokenizerThreads', 'concurrentRuns', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'allowSpinning', 'maxQueuedPairs', 'revision', 'onProgress',
+  'logLevel',
 ] as const;
 const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'signal'] as const;
 const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments'] as const;
@@ -227,6 +237,7 @@ export class CrossEncoder {
     const optimizeGraph = optionalBool('options.optimizeGraph', o.optimizeGraph) ?? true;
     const allowSpinning = optionalBool('options.allowSpinning', o.allowSpinning) ?? true;
     const maxQueuedPairs = int('options.maxQueuedPairs', 'maxQueuedPairs', o.maxQueuedPairs) ?? 1 << 20;
+    const logLevel = optionalEnum('options.logLevel', o.logLevel, Object.keys(LOG_SEVERITY) as LogLevel[]) ?? 'off';
 
     const revision = optionalString('options.revision', o.revision);
     if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalid('options.onProgress', 'a function', o.onProgress);
@@ -267,6 +278,7 @@ export class CrossEncoder {
         concurrentRuns,
         optimizeGraph,
         allowSpinning,
+        logSeverity: LOG_SEVERITY[logLevel],
         maxQueuedPairs,
         device,
         deviceId,

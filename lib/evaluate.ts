@@ -1,6 +1,7 @@
 // BEIR re-ranking evaluation: take a first-stage run (e.g. BM25 top-100), rerank each query's top
 // k documents with a cross-encoder, write the reranked run, and report NDCG@10, MRR@10,
-// Recall@100 and MAP against the qrels, for the first stage and for the reranked run.
+// Recall@100 and MAP against the qrels: for the first-stage run file as trec_eval scores it, for
+// that run cut to its top k (what the reranker reorders), and for the reranked run.
 // An interrupted evaluation resumes: finished queries are appended to `<output>.partial`.
 // Several queries are in flight at once, so that the model's scheduler tokenizes the next ones
 // while it scores these and fills its batches across queries.
@@ -42,10 +43,23 @@ export interface EvaluateReport {
   resumedQueries: number;
   documentsScored: number;
   seconds: number;
+  /** The whole first-stage run file, as `trec_eval qrels run` scores it (every depth it has). */
   firstStage: QueryMetrics;
+  /**
+   * The first-stage run cut to each query's top k: the documents the reranker reorders. Differs
+   * from firstStage (MAP, Recall@100) when the run is deeper than top k.
+   */
+  firstStageTopK: QueryMetrics;
+  /** The reranked top k (documents below top k are dropped, as in sentence-transformers' evaluator). */
   reranked: QueryMetrics;
+  /** The top k used. */
+  topK: number;
   output?: string;
-  perQuery: { firstStage: MetricsReport['perQuery']; reranked: MetricsReport['perQuery'] };
+  perQuery: {
+    firstStage: MetricsReport['perQuery'];
+    firstStageTopK: MetricsReport['perQuery'];
+    reranked: MetricsReport['perQuery'];
+  };
 }
 
 const KEYS = ['data', 'run', 'model', 'output', 'topK', 'split', 'batchSize', 'concurrency', 'loadOptions', 'onProgress', 'signal'] as const;
@@ -141,6 +155,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateReport
     rmSync(partial);
   }
 
+  const whole = evaluateRun(firstStage, qrels);
   const before = evaluateRun(new Map([...candidates].map(([q, ids]) => [q, new Map(ids.map((d) => [d, firstStage.get(q)!.get(d)!]))])), qrels);
   const after = evaluateRun(reranked, qrels);
   return {
@@ -149,9 +164,11 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluateReport
     resumedQueries,
     documentsScored,
     seconds: (Date.now() - started) / 1000,
-    firstStage: before.mean,
+    firstStage: whole.mean,
+    firstStageTopK: before.mean,
     reranked: after.mean,
+    topK,
     output,
-    perQuery: { firstStage: before.perQuery, reranked: after.perQuery },
+    perQuery: { firstStage: whole.perQuery, firstStageTopK: before.perQuery, reranked: after.perQuery },
   };
 }

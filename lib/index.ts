@@ -3,6 +3,7 @@ export type {
   Activation,
   Device,
   LoadOptions,
+  LogLevel,
   ModelInfo,
   ModelStats,
   Precision,

@@ -7,8 +7,9 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { CrossrankError } from './errors.js';
 import { MAX_JSON_BYTES, readModelFile } from './files.js';
 import { type FileDevice, type FilePrecision, chooseModelFile, modelFileCandidates } from './hub/choose.js';
+import { type Activation, folderActivation, lengthLimits } from './model/families.js';
 
-export type Activation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
+export type { Activation } from './model/families.js';
 
 export interface ModelFolder {
   dir: string;
@@ -19,9 +20,9 @@ export interface ModelFolder {
   /** From config.json; the ONNX output shape has the final word. */
   numLabels: number | undefined;
   labels: string[] | undefined;
-  /** The most tokens the model's position embeddings allow. */
+  /** The most tokens the model's position embeddings allow; Infinity for relative positions (DeBERTa-v2/v3). */
   positionLimit: number;
-  /** What transformers would truncate to: tokenizer_config.json's model_max_length, within the limit. */
+  /** What sentence-transformers truncates to (lib/model/families.ts lengthLimits), within positionLimit. */
   defaultMaxLength: number;
   truncateLeft: boolean;
   padToken: string | undefined;
@@ -44,19 +45,6 @@ export const MODEL_FILE_CANDIDATES = {
   fp16: modelFileCandidates('fp16'),
   int8: modelFileCandidates('int8'),
 } as const;
-
-// Model types whose position ids start after the padding index (RoBERTa's offset of 2).
-const POSITION_OFFSET_TYPES = new Set(['roberta', 'xlm-roberta', 'camembert', 'longformer', 'xlm-roberta-xl']);
-
-// Activation class names sentence-transformers writes (e.g. "torch.nn.modules.activation.Sigmoid").
-// A Map: a name from the file such as "constructor" or "__proto__" must find nothing, not an
-// Object.prototype member.
-const ACTIVATIONS: ReadonlyMap<string, Activation> = new Map([
-  ['Sigmoid', 'sigmoid'],
-  ['Identity', 'identity'],
-  ['Softmax', 'softmax'],
-  ['Tanh', 'tanh'],
-]);
 
 /** A JSON object file of the folder, read with the bounded reader (lib/files.ts); undefined when absent. */
 async function readJson(path: string, what: string): Promise<Record<string, unknown> | undefined> {
@@ -81,24 +69,6 @@ function tokenName(value: unknown): string | undefined {
     return (value as { content: string }).content;
   }
   return undefined;
-}
-
-/**
- * An activation name as sentence-transformers saves it. Like CrossEncoder, names outside
- * `torch.` are not trusted and fall back to the default; a torch class crossrank does not
- * implement is an error the caller can avoid with the activation option.
- */
-function parseActivation(name: unknown, source: string): Activation | CrossrankError | undefined {
-  if (typeof name !== 'string' || !name.startsWith('torch.')) return undefined;
-  const cls = name.split('.').pop() ?? '';
-  return (
-    ACTIVATIONS.get(cls) ??
-    new CrossrankError(
-      'INVALID_MODEL',
-      `${source} names the activation ${JSON.stringify(name)}, which crossrank does not implement ` +
-        `(supported: ${[...ACTIVATIONS.keys()].join(', ')}); pass the activation option to override it`,
-    )
-  );
 }
 
 /** Files of a model folder as chooseModelFile takes them: the root's and those one folder down (onnx/), with '/'. */
@@ -156,7 +126,7 @@ export async function readModelFolder(
 
   const config = (await readJson(join(dir, 'config.json'), 'config.json')) ?? {};
   const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json')) ?? {};
-  const stConfig = (await readJson(join(dir, 'config_sentence_transformers.json'), 'config_sentence_transformers.json')) ?? {};
+  const stConfig = await readJson(join(dir, 'config_sentence_transformers.json'), 'config_sentence_transformers.json');
 
   const modelType = typeof config.model_type === 'string' ? config.model_type : undefined;
   const architectures = Array.isArray(config.architectures) ? config.architectures : [];
@@ -173,23 +143,9 @@ export async function readModelFolder(
   }
   const numLabels = positiveInt(config.num_labels) ?? labels?.length;
 
-  const offset = modelType && POSITION_OFFSET_TYPES.has(modelType) ? (positiveInt(config.pad_token_id) ?? 1) + 1 : 0;
-  const positions = positiveInt(config.max_position_embeddings);
-  const positionLimit = positions !== undefined ? Math.max(1, positions - offset) : 512;
-  // transformers writes a huge sentinel (1e30) when a tokenizer has no limit of its own.
-  const tokenizerLimit = positiveInt(tokenizerConfig.model_max_length);
-  const defaultMaxLength =
-    tokenizerLimit !== undefined && tokenizerLimit < 1e9
-      ? Math.min(tokenizerLimit, positionLimit)
-      : Math.min(512, positionLimit);
-
-  // sentence-transformers >= 4 keeps the activation in config.json; older versions used
-  // sbert_ce_default_activation_function; some exports carry it in config_sentence_transformers.json.
-  const stSection = config.sentence_transformers as Record<string, unknown> | undefined;
-  const activation =
-    parseActivation(stSection?.activation_fn, 'config.json sentence_transformers.activation_fn') ??
-    parseActivation(config.sbert_ce_default_activation_function, 'config.json sbert_ce_default_activation_function') ??
-    parseActivation(stConfig.activation_fn, 'config_sentence_transformers.json activation_fn');
+  // Family rules and their sources: lib/model/families.ts.
+  const { positionLimit, defaultMaxLength } = lengthLimits(config, tokenizerConfig);
+  const activation = folderActivation(config, stConfig, existsSync(join(dir, 'modules.json')));
 
   return {
     dir,

@@ -26,6 +26,8 @@ export interface NativeLoadOptions {
   concurrentRuns: number;
   optimizeGraph: boolean;
   allowSpinning?: boolean;
+  /** ONNX Runtime log lines printed on stderr: 0 verbose, 1 info, 2 warning, 3 error, 4 none (fatal only). */
+  logSeverity?: number;
   maxQueuedPairs: number;
   device: 'cpu' | 'cuda' | 'auto';
   deviceId: number;

@@ -31,6 +31,8 @@ export const INT_OPTIONS = {
   maxQueuedPairs: { min: 1, max: Number.MAX_SAFE_INTEGER },
   padId: { min: 0, max: Number.MAX_SAFE_INTEGER, internal: true },
   numLabels: { min: 0, max: 1_000_000, internal: true },
+  // ONNX Runtime's OrtLoggingLevel: 0 verbose .. 4 fatal (the logLevel option names them).
+  logSeverity: { min: 0, max: 4, internal: true },
   batchSize: { min: 1, max: 65536 },
   maxBatchTokens: { min: 1, max: 2 ** 31 - 1 },
   topK: { min: 0, max: Number.MAX_SAFE_INTEGER, jsOnly: true },

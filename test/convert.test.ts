@@ -1,7 +1,8 @@
 // crossrank convert (Python from PyPI: torch, transformers, onnx, onnxruntime; .ci/run installs
-// them in .venv). The source is the bert-tiny fixture rebuilt in PyTorch from its seed.
+// them in .venv). The sources are the fixture models rebuilt in PyTorch from their seeds: bert-tiny
+// (test/fixtures/generate.py) and every family of test/fixtures/generate_families.py.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -11,9 +12,10 @@ import { CrossEncoder } from '../lib/index.js';
 import { FIXTURES, PYTHON, flat, golden, maxAbsDiff, parityPairs } from './helpers.js';
 
 const root = join(__dirname, '..');
-let source: string;
+const FAMILIES = ['deberta-v3-tiny', 'modernbert-tiny', 'distilbert-tiny', 'mpnet-tiny', 'camembert-tiny', 'albert-tiny'] as const;
+let sources: Record<string, string>;
 
-function convert(out: string, ...extra: string[]) {
+function convert(source: string, out: string, ...extra: string[]) {
   return spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'convert', '--model', source, '--out', out, '--python', PYTHON, ...extra], {
     encoding: 'utf8',
     timeout: 300_000,
@@ -22,19 +24,29 @@ function convert(out: string, ...extra: string[]) {
 
 beforeAll(() => {
   const dir = mkdtempSync(join(tmpdir(), 'crossrank-hf-'));
-  const build = spawnSync(
-    PYTHON,
-    ['-c', `import sys; from pathlib import Path; sys.path.insert(0, ${JSON.stringify(FIXTURES)}); import generate; d = Path(${JSON.stringify(dir)}); (d / "t").mkdir(); print(generate.make_bert(d / "t", d / "hf")[0])`],
-    { encoding: 'utf8', timeout: 300_000 },
-  );
+  const script = `
+import json, sys
+from pathlib import Path
+sys.path.insert(0, ${JSON.stringify(FIXTURES)})
+import generate, generate_families
+d = Path(${JSON.stringify(dir)})
+out = {}
+(d / "bert-tiny").mkdir()
+out["bert-tiny"] = str(generate.make_bert(d / "bert-tiny", d / "hf")[0])
+for name in generate_families.FAMILIES:
+    (d / name).mkdir()
+    out[name] = str(generate_families.make_family(name, d / name, d / "hf", generate_families.MODELS / name))
+print(json.dumps(out))
+`;
+  const build = spawnSync(PYTHON, ['-c', script], { encoding: 'utf8', timeout: 300_000 });
   expect(build.status, build.stderr).toBe(0);
-  source = build.stdout.trim().split('\n').pop()!;
+  sources = JSON.parse(build.stdout.trim().split('\n').pop()!);
 }, 300_000);
 
 describe('crossrank convert', () => {
   it('writes fp32, optimized, fp16 and int8 ONNX files, each checked; the fp32 one reproduces sentence-transformers', async () => {
     const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
-    const run = convert(out);
+    const run = convert(sources['bert-tiny']!, out);
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8'));
     for (const name of ['fp32', 'optimized', 'fp16', 'int8']) {
@@ -42,6 +54,8 @@ describe('crossrank convert', () => {
       expect(existsSync(join(out, report.outputs[name].file)), name).toBe(true);
     }
     expect(run.stderr).toMatch(/fp16 +max\|diff\|/);
+    // The staging folder is gone.
+    expect(readdirSync(out).filter((f) => f.startsWith('.crossrank-convert-'))).toEqual([]);
 
     const { pairs } = parityPairs();
     const g = golden('bert-tiny');
@@ -58,13 +72,51 @@ describe('crossrank convert', () => {
     }
   }, 300_000);
 
-  it('does not write an output that fails its bounds, and exits 1', () => {
+  it.each(FAMILIES)('converts %s: fp32 checked against PyTorch, the graph takes the inputs the model embeds, crossrank then matches the goldens', async (name) => {
+    const out = mkdtempSync(join(tmpdir(), `crossrank-converted-${name}-`));
+    const run = convert(sources[name]!, out, '--no-optimize', '--no-fp16', '--no-int8', '--', '--queries', '4', '--docs', '8');
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).not.toMatch(/Traceback/);
+    const g = JSON.parse(readFileSync(join(FIXTURES, 'goldens', `${name}.json`), 'utf8')) as {
+      ref_logits: number[];
+      token_type_ids_input: boolean;
+    };
+    const report = JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8'));
+    expect(report.outputs.fp32.passed).toBe(true);
+    // DeBERTa-v3 (type_vocab_size 0) has no token types; ALBERT keeps them under transformers 5.
+    expect(report.inputs.includes('token_type_ids')).toBe(g.token_type_ids_input);
+    const model = await CrossEncoder.load(out);
+    try {
+      expect(model.info.inputs.includes('token_type_ids')).toBe(g.token_type_ids_input);
+      const pairs = parityPairs().pairs.slice(0, 80);
+      const logits = await model.predict(pairs, { activation: 'identity' });
+      expect(maxAbsDiff(logits, g.ref_logits.slice(0, 80))).toBeLessThanOrEqual(1e-4);
+    } finally {
+      await model.close();
+    }
+  }, 300_000);
+
+  it('a refused variant: fp32 is written, the variant is not, and the exit status is 3 (not 1)', () => {
     const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
-    const run = convert(out, '--no-optimize', '--no-fp16', '--bounds', '{"int8": {"spearman": 1.5}}');
-    expect(run.status).toBe(1);
+    const run = convert(sources['bert-tiny']!, out, '--no-optimize', '--no-fp16', '--bounds', '{"int8": {"spearman": 1.5}}');
+    expect(run.status).toBe(3);
     expect(run.stderr).toMatch(/int8 .*FAILED \(not written\)/);
+    expect(run.stderr).toMatch(/refused \(not written\): int8/);
     expect(existsSync(join(out, 'onnx', 'model_quantized.onnx'))).toBe(false);
     expect(existsSync(join(out, 'onnx', 'model.onnx'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8')).refused).toEqual(['int8']);
+  }, 300_000);
+
+  it('a model that cannot be converted: exit 1, one line instead of a traceback, nothing written', () => {
+    const src = mkdtempSync(join(tmpdir(), 'crossrank-noweights-'));
+    // A config and a tokenizer, but no weights.
+    writeFileSync(join(src, 'config.json'), JSON.stringify({ model_type: 'bert', architectures: ['BertForSequenceClassification'] }));
+    const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
+    const run = convert(src, out);
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/the model could not be converted/);
+    expect(run.stderr).not.toMatch(/Traceback/);
+    expect(readdirSync(out)).toEqual([]);
   }, 300_000);
 
   it('refuses a folder that is not a Hugging Face model', () => {

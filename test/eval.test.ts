@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { CrossEncoder, CrossrankError, evaluate, evaluateRun, readQrels, readTrecRun } from '../lib/index.js';
-import { FIXTURES, modelDir } from './helpers.js';
+import { FIXTURES, PYTHON, modelDir } from './helpers.js';
 
 type Metrics = { ndcg10: number; mrr10: number; recall100: number; map: number };
 type Expected = { mean: Metrics; per_query: Record<string, Metrics> };
@@ -173,4 +173,36 @@ describe('crossrank eval on a BEIR-format fixture', () => {
     expectClose(summary.reranked, expected.reranked.mean, 1e-4, 'cli');
     expect(existsSync(out)).toBe(true);
   });
+});
+
+describe('first-stage metrics: the run file as trec_eval scores it, and its top k apart', () => {
+  it('a run deeper than top k: firstStage equals pytrec_eval on the whole run, firstStageTopK pytrec_eval on the cut run', async () => {
+    const data = join(FIXTURES, 'beir-tiny');
+    const run = join(data, 'run.bm25.trec');
+    const topK = 5;
+    const report = await evaluate({ data, run, model: modelDir('bert-tiny'), topK });
+    // pytrec_eval on the whole run file and on each query's top 5 (trec_eval order), as generate_ir.py scores runs.
+    const script = `
+import json, sys
+sys.path.insert(0, ${JSON.stringify(FIXTURES)})
+from generate_ir import pytrec_metrics, trec_order
+qrels, full = {}, {}
+for line in open(${JSON.stringify(join(data, 'qrels', 'test.tsv'))}).read().splitlines()[1:]:
+    q, d, r = line.split("\\t")
+    qrels.setdefault(q, {})[d] = int(r)
+for line in open(${JSON.stringify(run)}).read().splitlines():
+    q, _, d, _, s, _ = line.split()
+    full.setdefault(q, {})[d] = float(s)
+cut = {q: {d: docs[d] for d in trec_order(docs)[:${topK}]} for q, docs in full.items()}
+print(json.dumps({"full": pytrec_metrics(qrels, full)["mean"], "cut": pytrec_metrics(qrels, cut)["mean"]}))
+`;
+    const py = spawnSync(PYTHON, ['-c', script], { encoding: 'utf8', timeout: 120_000 });
+    expect(py.status, py.stderr).toBe(0);
+    const want = JSON.parse(py.stdout.trim().split('\n').pop()!) as { full: Metrics; cut: Metrics };
+    expectClose(report.firstStage, want.full, 1e-6, 'whole run');
+    expectClose(report.firstStageTopK, want.cut, 1e-6, 'top k');
+    // The case the label was wrong for: the two differ when the run is deeper than top k.
+    expect(Math.abs(report.firstStage.recall100 - report.firstStageTopK.recall100)).toBeGreaterThan(1e-3);
+    expect(report.topK).toBe(topK);
+  }, 120_000);
 });

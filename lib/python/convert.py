@@ -2,19 +2,32 @@
 
     crossrank convert --model HF_DIR --out OUT_DIR      (or: python lib/python/convert.py ...)
 
+Families: BERT, ELECTRA, RoBERTa, XLM-R, CamemBERT, DistilBERT, MPNet, ALBERT, DeBERTa-v2/v3,
+ModernBERT (any AutoModelForSequenceClassification that torch.onnx exports).
+
 Writes OUT_DIR/ with the folder's config and tokenizer files and
     onnx/model.onnx            fp32 export (torch.onnx, dynamic batch and sequence)
     onnx/model_optimized.onnx  ONNX Runtime's transformer optimiser: fused attention, LayerNorm, GELU
     onnx/model_fp16.onnx       fp16 weights and compute, fp32 inputs/outputs (for GPUs)
     onnx/model_quantized.onnx  int8 dynamic quantization of the weights (for CPUs)
     crossrank_convert.json     what was checked and measured
-Every output is run with ONNX Runtime on a parity set of realistic English pairs (Python's own
-reference documentation) and compared with the source model in PyTorch. An output that fails its
-bounds is not written and the command exits with status 1:
+Every output is made in a temporary folder inside OUT_DIR, run with ONNX Runtime on a parity set
+of realistic English pairs (Python's own reference documentation) tokenized by the folder's
+tokenizer.json (what crossrank runs), compared with the source model in PyTorch on the same ids,
+and moved into place only when it passed its bounds:
     fp32, optimized: max |logit difference| <= 1e-4 (optimized: 1e-3)
     fp16:            Spearman >= 0.999 and top-10 overlap >= 0.99
     int8:            Spearman >= 0.98  and top-10 overlap >= 0.90
-Needs: torch, transformers, onnx, onnxruntime (PyPI; see bench/requirements.txt).
+The graph takes token_type_ids when the model embeds them (its forward has the argument and
+type_vocab_size >= 2: BERT, ELECTRA, ALBERT), whatever the transformers tokenizer class returns;
+the check feeds only the inputs the exported graph has (DeBERTa-v3's type_vocab_size 0 drops it).
+
+Exit status:
+    0  every output written
+    1  the model could not be converted: nothing written (the fp32 export failed or missed its bounds)
+    2  bad usage: not a Hugging Face model folder, no tokenizer.json can be made
+    3  fp32 written, but a variant (optimized, fp16, int8) was refused and not written
+Needs: torch, transformers, onnx, onnxruntime (PyPI; see test/fixtures/requirements.txt).
 """
 
 from __future__ import annotations
@@ -24,6 +37,8 @@ import json
 import os
 import shutil
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,7 +51,13 @@ BOUNDS = {
     "int8": {"spearman": 0.98, "top10_overlap": 0.90},
 }
 COPY_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-              "config_sentence_transformers.json", "vocab.txt", "merges.txt", "sentencepiece.bpe.model"]
+              "config_sentence_transformers.json", "modules.json", "vocab.txt", "vocab.json", "merges.txt",
+              "added_tokens.json", "sentencepiece.bpe.model", "spm.model", "spiece.model"]
+EXIT_OK, EXIT_NOT_CONVERTED, EXIT_USAGE, EXIT_VARIANT_REFUSED = 0, 1, 2, 3
+
+
+class NotConverted(Exception):
+    """The model could not be converted (exit 1)."""
 
 
 def parity_set(queries: int, docs: int) -> list[tuple[int, str, str]]:
@@ -103,7 +124,20 @@ def compare(name, groups, ref, got) -> dict:
     return res
 
 
-def main() -> int:
+def token_inputs(model) -> list[str]:
+    """The graph's inputs: token_type_ids only where the model embeds them. Decided from the
+    model, not from the transformers tokenizer class (transformers 5's AlbertTokenizer does not
+    return token types, which would export an ALBERT that ignores them)."""
+    import inspect
+
+    names = ["input_ids", "attention_mask"]
+    takes = "token_type_ids" in inspect.signature(model.forward).parameters
+    if takes and (getattr(model.config, "type_vocab_size", 2) or 0) >= 2:
+        names.append("token_type_ids")
+    return names
+
+
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, help="Hugging Face folder (config.json + safetensors or pytorch_model.bin)")
     ap.add_argument("--out", required=True)
@@ -114,44 +148,56 @@ def main() -> int:
     ap.add_argument("--docs", type=int, default=32, help="parity set: passages per query")
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--bounds", default="", help='JSON overriding bounds, e.g. \'{"int8": {"spearman": 0.99}}\'')
-    args = ap.parse_args()
-    for name, override in (json.loads(args.bounds) if args.bounds else {}).items():
-        BOUNDS[name] = {**BOUNDS[name], **override}
+    ap.add_argument("--traceback", action="store_true", help="print Python's traceback when conversion fails")
+    return ap.parse_args(argv)
 
+
+def convert(args, src: Path, out: Path, stage: Path) -> int:
     import numpy as np
     import onnx
     import onnxruntime as ort
     import torch
+    from tokenizers import Tokenizer
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    src, out = Path(args.model), Path(args.out)
-    if not (src / "config.json").exists():
-        print(f"crossrank convert: {src} has no config.json (not a Hugging Face model folder)", file=sys.stderr)
-        return 2
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "onnx").mkdir(exist_ok=True)
+    (stage / "onnx").mkdir()
     config = AutoConfig.from_pretrained(src)
-    tokenizer = AutoTokenizer.from_pretrained(src)
     model = AutoModelForSequenceClassification.from_pretrained(src).eval()
+    staged_files = []
     for f in COPY_FILES:
         if (src / f).exists():
-            shutil.copy(src / f, out / f)
-    if not (out / "tokenizer.json").exists():
-        tokenizer.save_pretrained(out)  # a fast tokenizer writes tokenizer.json
-    if not (out / "tokenizer.json").exists():
-        print("crossrank convert: no fast tokenizer (tokenizer.json) can be made for this model", file=sys.stderr)
-        return 2
+            shutil.copy(src / f, stage / f)
+            staged_files.append(f)
+    if not (stage / "tokenizer.json").exists():
+        try:
+            AutoTokenizer.from_pretrained(src).save_pretrained(stage / "made")  # a fast tokenizer writes tokenizer.json
+        except Exception as error:  # noqa: BLE001 - reported as usage: the folder lacks a usable tokenizer
+            print(f"crossrank convert: no tokenizer.json, and transformers cannot make one: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        if not (stage / "made" / "tokenizer.json").exists():
+            print("crossrank convert: no fast tokenizer (tokenizer.json) can be made for this model", file=sys.stderr)
+            return EXIT_USAGE
+        shutil.move(str(stage / "made" / "tokenizer.json"), stage / "tokenizer.json")
+        staged_files.append("tokenizer.json")
 
-    # Parity set and the PyTorch reference.
+    # Parity set, tokenized as crossrank will: tokenizer.json itself (transformers 5 rebuilds some
+    # families' normalizers instead, see README "Model families").
     pairs = parity_set(args.queries, args.docs)
     groups = [g for g, _, _ in pairs]
-    max_len = min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
-    enc = tokenizer([q for _, q, _ in pairs], [d for _, _, d in pairs], padding=True, truncation="longest_first",
-                    max_length=max_len, return_tensors="pt")
-    input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in enc]
+    tok = Tokenizer.from_file(str(stage / "tokenizer.json"))
+    positions = getattr(config, "max_position_embeddings", 512) or 512
+    # The parity passages are short; 2 below the table leaves room for a RoBERTa-style offset.
+    tok.enable_truncation(max_length=min(512, positions - 2), strategy="longest_first")
+    pad_id = config.pad_token_id if isinstance(getattr(config, "pad_token_id", None), int) else 0
+    tok.enable_padding(pad_id=pad_id)
+    encs = tok.encode_batch([(q, d) for _, q, d in pairs])
+    input_names = token_inputs(model)
+    columns = {"input_ids": [e.ids for e in encs], "attention_mask": [e.attention_mask for e in encs],
+               "token_type_ids": [e.type_ids for e in encs]}
+    feed_all = {k: np.asarray(columns[k], dtype=np.int64) for k in input_names}
     with torch.inference_mode():
-        reference = torch.cat([model(**{k: enc[k][i:i + 32] for k in input_names}).logits
-                               for i in range(0, len(pairs), 32)]).numpy()
+        reference = torch.cat([model(**{k: torch.from_numpy(v[i:i + 32]) for k, v in feed_all.items()}).logits
+                               for i in range(0, len(pairs), 32)]).float().numpy()
 
     class Logits(torch.nn.Module):
         def __init__(self, inner):
@@ -161,64 +207,118 @@ def main() -> int:
         def forward(self, *xs):
             return self.inner(**dict(zip(input_names, xs))).logits
 
-    fp32 = out / "onnx" / "model.onnx"
-    sample = tuple(enc[k][:2, :16] for k in input_names)
+    fp32 = stage / "onnx" / "model.onnx"
+    sample = tuple(torch.from_numpy(feed_all[k][:2, :16]) for k in input_names)
     torch.onnx.export(Logits(model), sample, str(fp32), input_names=input_names, output_names=["logits"],
                       dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in input_names}, "logits": {0: "batch"}},
                       opset_version=args.opset, dynamo=False)
 
-    feed_all = {k: enc[k].numpy().astype(np.int64) for k in input_names}
-
     def run_onnx(path: Path) -> np.ndarray:
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        graph_inputs = [i.name for i in sess.get_inputs()]  # an export may drop an input the model ignores
+        unknown = [n for n in graph_inputs if n not in columns]
+        if unknown:
+            raise NotConverted(f"{path.name} takes inputs crossrank does not feed: {unknown}")
         outs = []
         for i in range(0, len(pairs), 32):
-            outs.append(sess.run(["logits"], {k: v[i:i + 32] for k, v in feed_all.items()})[0])
+            feed = {k: np.asarray(columns[k][i:i + 32], dtype=np.int64) for k in graph_inputs}
+            outs.append(sess.run(["logits"], feed)[0])
         return np.concatenate(outs).astype(np.float32)
 
-    report = {"source": str(src), "parity_pairs": len(pairs), "model_type": config.model_type, "outputs": {}}
-    failed = []
+    report = {"source": str(src), "parity_pairs": len(pairs), "model_type": config.model_type,
+              "inputs": input_names, "outputs": {}}
+    refused: list[str] = []
 
-    def check(name: str, path: Path) -> None:
+    def place(rel: str) -> None:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stage / rel, out / rel)
+
+    def check(name: str, path: Path) -> bool:
         res = compare(name, groups, reference, run_onnx(path))
-        res["file"] = str(path.relative_to(out))
+        res["file"] = str(path.relative_to(stage))
         report["outputs"][name] = res
         status = "ok" if res["passed"] else "FAILED (not written)"
         print(f"{name:10s} max|diff| {res['max_abs_diff']:.2e}  spearman {res['spearman']:.5f}  "
               f"top-10 overlap {res['top10_overlap']:.3f}  {status}", file=sys.stderr)
-        if not res["passed"]:
-            failed.append(name)
-            path.unlink(missing_ok=True)
+        return bool(res["passed"])
 
-    check("fp32", fp32)
-    if "fp32" in failed:
-        print("crossrank convert: the fp32 export does not match the PyTorch model; nothing else was made", file=sys.stderr)
-        return 1
+    if not check("fp32", fp32):
+        raise NotConverted(f"the fp32 export does not match the PyTorch model "
+                           f"(max |diff| {report['outputs']['fp32']['max_abs_diff']:.2e}); nothing was written")
+    report["inputs"] = [i.name for i in ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"]).get_inputs()]
+    for f in staged_files:
+        place(f)
+    place("onnx/model.onnx")
+    fp32 = out / "onnx" / "model.onnx"  # the variants are made from the checked, placed file
+
+    def variant(name: str, rel: str, make) -> None:
+        path = stage / rel
+        try:
+            make(path)
+            passed = check(name, path)
+        except Exception as error:  # noqa: BLE001 - a variant that cannot be made is refused, fp32 stands
+            report["outputs"][name] = {"passed": False, "error": f"{type(error).__name__}: {error}", "file": rel}
+            print(f"{name:10s} could not be made: {type(error).__name__}: {error}  FAILED (not written)", file=sys.stderr)
+            passed = False
+        if passed:
+            place(rel)
+        else:
+            refused.append(name)
 
     if not args.no_optimize:
-        from onnxruntime.transformers.optimizer import optimize_model
+        def optimized(path: Path) -> None:
+            from onnxruntime.transformers.optimizer import optimize_model
 
-        opt = optimize_model(str(fp32), model_type="bert", num_heads=config.num_attention_heads,
-                             hidden_size=config.hidden_size)
-        path = out / "onnx" / "model_optimized.onnx"
-        opt.save_model_to_file(str(path))
-        check("optimized", path)
+            opt = optimize_model(str(fp32), model_type="bert", num_heads=getattr(config, "num_attention_heads", 0),
+                                 hidden_size=getattr(config, "hidden_size", 0))
+            opt.save_model_to_file(str(path))
+        variant("optimized", "onnx/model_optimized.onnx", optimized)
     if not args.no_fp16:
-        from onnxruntime.transformers.float16 import convert_float_to_float16
+        def fp16(path: Path) -> None:
+            from onnxruntime.transformers.float16 import convert_float_to_float16
 
-        path = out / "onnx" / "model_fp16.onnx"
-        onnx.save(convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True), str(path))
-        check("fp16", path)
+            onnx.save(convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True), str(path))
+        variant("fp16", "onnx/model_fp16.onnx", fp16)
     if not args.no_int8:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        def int8(path: Path) -> None:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        path = out / "onnx" / "model_quantized.onnx"
-        quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8)
-        check("int8", path)
+            quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8)
+        variant("int8", "onnx/model_quantized.onnx", int8)
 
+    report["refused"] = refused
     (out / "crossrank_convert.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    if refused:
+        print(f"crossrank convert: wrote {out} with onnx/model.onnx; refused (not written): {', '.join(refused)}",
+              file=sys.stderr)
+        return EXIT_VARIANT_REFUSED
     print(f"wrote {out}", file=sys.stderr)
-    return 1 if failed else 0
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    for name, override in (json.loads(args.bounds) if args.bounds else {}).items():
+        BOUNDS[name] = {**BOUNDS[name], **override}
+    src, out = Path(args.model), Path(args.out)
+    if not (src / "config.json").exists():
+        print(f"crossrank convert: {src} has no config.json (not a Hugging Face model folder)", file=sys.stderr)
+        return EXIT_USAGE
+    out.mkdir(parents=True, exist_ok=True)
+    # Staged inside OUT_DIR so that each move into place is a rename on one filesystem.
+    stage = Path(tempfile.mkdtemp(prefix=".crossrank-convert-", dir=out))
+    try:
+        return convert(args, src, out, stage)
+    except Exception as error:  # noqa: BLE001 - one coded line instead of a traceback
+        if args.traceback:
+            traceback.print_exc()
+        reason = str(error) if isinstance(error, NotConverted) else f"{type(error).__name__}: {error}"
+        print(f"crossrank convert: the model could not be converted: {reason}", file=sys.stderr)
+        if not args.traceback:
+            print("(run with --traceback for details)", file=sys.stderr)
+        return EXIT_NOT_CONVERTED
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 if __name__ == "__main__":

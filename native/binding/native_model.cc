@@ -314,6 +314,7 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     config.session.optimize_graph = bool_property(o, "optimizeGraph", true);
     config.session.allow_spinning = bool_property(o, "allowSpinning", true);
     config.max_queued_pairs = static_cast<size_t>(int_property(o, "maxQueuedPairs", 1 << 20, table));
+    config.session.log_severity = static_cast<int>(int_property(o, "logSeverity", 4, table));
     const std::string device = string_property(o, "device", "cpu");
     if (device == "cpu") {
       config.session.device.kind = DeviceKind::Cpu;

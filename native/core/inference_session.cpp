@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -14,10 +15,22 @@ namespace crossrank {
 
 namespace {
 
+// ONNX Runtime's own log lines (coloured, on stderr) would land in a service's logs: its errors
+// already come back as coded errors, so by default nothing is printed. A session that asks for
+// them (logLevel) gets plain lines through this sink, filtered by its own severity.
+void log_sink(void* /*param*/, OrtLoggingLevel severity, const char* /*category*/, const char* /*logid*/,
+              const char* code_location, const char* message) {
+  static const char* const names[] = {"verbose", "info", "warning", "error", "fatal"};
+  const int i = std::clamp(static_cast<int>(severity), 0, 4);
+  std::fprintf(stderr, "crossrank: onnxruntime %s: %s (%s)\n", names[i], message ? message : "",
+               code_location ? code_location : "");
+}
+
 // One ONNX Runtime environment per process, created on first use. Never destroyed: sessions may
 // outlive any static destructor order at exit, and ORT's own environment is process-wide anyway.
 Ort::Env& ort_env() {
-  static Ort::Env* env = new Ort::Env(ORT_LOGGING_LEVEL_ERROR, "crossrank");
+  // Messages outside any session (environment, provider registration) only when fatal.
+  static Ort::Env* env = new Ort::Env(ORT_LOGGING_LEVEL_FATAL, "crossrank", log_sink, nullptr);
   return *env;
 }
 
@@ -112,6 +125,7 @@ InferenceSession::InferenceSession(const std::string& model_path, const SessionO
     so.SetInterOpNumThreads(options.inter_op_threads);
     so.SetExecutionMode(ExecutionMode::ORT_SEQUENTIAL);
     so.AddConfigEntry("session.intra_op.allow_spinning", options.allow_spinning ? "1" : "0");
+    so.SetLogSeverityLevel(std::clamp(options.log_severity, 0, 4));
     so.SetGraphOptimizationLevel(options.optimize_graph ? GraphOptimizationLevel::ORT_ENABLE_ALL
                                                         : GraphOptimizationLevel::ORT_DISABLE_ALL);
   } catch (const Ort::Exception& e) {

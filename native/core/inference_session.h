@@ -21,6 +21,8 @@ struct SessionOptions {
   // ORT's pool threads spin while waiting for work; that burns the cores the tokenizer threads
   // need between runs. Measured in bench/RESULTS.md (ORT tuning).
   bool allow_spinning = true;
+  // ONNX Runtime lines printed (OrtLoggingLevel: 0 verbose .. 3 error, 4 fatal only = off).
+  int log_severity = 4;
   DeviceRequest device;
 };
 
