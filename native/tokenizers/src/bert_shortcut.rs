@@ -57,6 +57,7 @@ type NormalizedInputTokenizer = TokenizerImpl<
 
 /// The tokenizer's own pre-tokenizer, with `BertPreTokenizer`'s punctuation test fast on ASCII
 /// (point 5 above).
+#[derive(Clone)]
 enum FastPreTokenizer {
     Bert,
     Other(PreTokenizerWrapper),
@@ -97,6 +98,8 @@ pub struct BertShortcut {
     normalizer: BertNormalizer,
     /// The same tokenizer (truncation and padding settings included) without its normalizer.
     normalized_input_tokenizer: NormalizedInputTokenizer,
+    /// That copy also without truncation and post-processor: one text of a pair, alone.
+    normalized_input_bare: NormalizedInputTokenizer,
     /// Added tokens matched before normalization; None when there are none.
     raw_added_tokens: Option<AhoCorasick>,
 }
@@ -134,19 +137,22 @@ impl BertShortcut {
             Some(PreTokenizerWrapper::BertPreTokenizer(_)) => Some(FastPreTokenizer::Bert),
             Some(other) => Some(FastPreTokenizer::Other(other.clone())),
         };
-        let normalized_input_tokenizer = TokenizerBuilder::new()
-            .with_model(tokenizer.get_model().clone())
-            .with_normalizer(None)
-            .with_pre_tokenizer(pre_tokenizer)
-            .with_post_processor(tokenizer.get_post_processor().cloned())
-            .with_decoder(None)
-            .with_added_vocabulary(tokenizer.get_added_vocabulary().clone())
-            .with_truncation(tokenizer.get_truncation().cloned())
-            .with_padding(tokenizer.get_padding().cloned())
-            .build()?;
+        let copy = |whole: bool| {
+            TokenizerBuilder::new()
+                .with_model(tokenizer.get_model().clone())
+                .with_normalizer(None)
+                .with_pre_tokenizer(pre_tokenizer.clone())
+                .with_post_processor(tokenizer.get_post_processor().cloned().filter(|_| whole))
+                .with_decoder(None)
+                .with_added_vocabulary(tokenizer.get_added_vocabulary().clone())
+                .with_truncation(tokenizer.get_truncation().cloned().filter(|_| whole))
+                .with_padding(tokenizer.get_padding().cloned())
+                .build()
+        };
         Ok(Some(Self {
             normalizer: *bert,
-            normalized_input_tokenizer,
+            normalized_input_tokenizer: copy(true)?,
+            normalized_input_bare: copy(false)?,
             raw_added_tokens,
         }))
     }
@@ -164,6 +170,14 @@ impl BertShortcut {
             }
         };
         Some(encoding)
+    }
+
+    /// Encodes `text` as one sequence of a pair before truncation and post-processing, like
+    /// `encode_single_sequence(text, 0)` inside the original tokenizer's `encode_fast`; None
+    /// (nothing done) when `text` is outside the shortcut's cases.
+    pub fn encode_alone(&self, text: &str) -> Option<Result<Encoding>> {
+        let text = self.normalize(text)?;
+        Some(self.normalized_input_bare.encode_fast(text, false))
     }
 
     /// `BertNormalizer` applied to `text`; None for text in which an added token that is matched

@@ -36,7 +36,11 @@ pub extern "C" fn crt_allocator() -> *const c_char {
     name.as_ptr() as *const c_char
 }
 
-use tokenizers::tokenizer::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use std::sync::OnceLock;
+use tokenizers::tokenizer::{
+    Encoding, PostProcessorWrapper, Tokenizer, TruncationDirection, TruncationParams,
+    TruncationStrategy,
+};
 
 /// Opaque handle given to C. `Tokenizer` is `Sync`: one handle may encode from many threads.
 pub struct CrtTokenizer {
@@ -45,6 +49,9 @@ pub struct CrtTokenizer {
     padding_id: Option<u32>,
     /// Exact shortcut through a `BertNormalizer` (see bert_shortcut.rs).
     shortcut: Option<BertShortcut>,
+    /// `inner` without truncation and post-processor: encodes one text of a pair alone
+    /// (`crt_query_encode`, `crt_encode_with_query`).
+    bare: Tokenizer,
 }
 
 fn set_error(error: *mut *mut c_char, message: &str) {
@@ -125,10 +132,14 @@ pub unsafe extern "C" fn crt_tokenizer_load(
         } else {
             None
         };
+        let mut bare = tokenizer.clone();
+        bare.with_truncation(None).map_err(|e| format!("{e}"))?;
+        bare.with_post_processor(None::<PostProcessorWrapper>);
         Ok(Box::into_raw(Box::new(CrtTokenizer {
             inner: tokenizer,
             padding_id,
             shortcut,
+            bare,
         })))
     }));
     match result {
@@ -262,18 +273,7 @@ pub unsafe extern "C" fn crt_encode(
             },
         }
         .map_err(|e| format!("{e}"))?;
-        let got_ids = encoding.get_ids();
-        let got_types = encoding.get_type_ids();
-        if got_ids.len() > capacity {
-            return Err(format!(
-                "encoding has {} tokens but the buffer holds {}",
-                got_ids.len(),
-                capacity
-            ));
-        }
-        ptr::copy_nonoverlapping(got_ids.as_ptr(), ids, got_ids.len());
-        ptr::copy_nonoverlapping(got_types.as_ptr(), type_ids, got_types.len());
-        Ok(got_ids.len() as i64)
+        write_encoding(&encoding, ids, type_ids, capacity)
     }));
     match result {
         Ok(Ok(n)) => n,
@@ -284,6 +284,382 @@ pub unsafe extern "C" fn crt_encode(
         Err(payload) => {
             set_error(error, &panic_message(payload));
             -1
+        }
+    }
+}
+
+/// Writes an encoding's ids and type ids into the caller's arrays of `capacity` entries.
+unsafe fn write_encoding(
+    encoding: &Encoding,
+    ids: *mut u32,
+    type_ids: *mut u32,
+    capacity: usize,
+) -> Result<i64, String> {
+    let got_ids = encoding.get_ids();
+    let got_types = encoding.get_type_ids();
+    if got_ids.len() > capacity {
+        return Err(format!(
+            "encoding has {} tokens but the buffer holds {}",
+            got_ids.len(),
+            capacity
+        ));
+    }
+    ptr::copy_nonoverlapping(got_ids.as_ptr(), ids, got_ids.len());
+    ptr::copy_nonoverlapping(got_types.as_ptr(), type_ids, got_types.len());
+    Ok(got_ids.len() as i64)
+}
+
+/// The first text of many pairs (a rerank query), encoded once: `crt_query_encode`.
+///
+/// The crate encodes a pair as `post_process(encode_single_sequence(first, 0),
+/// Some(encode_single_sequence(second, 1)), true)` (`TokenizerImpl::encode_fast`): each text on
+/// its own, then truncation and the post-processor's template over both. The first text's part
+/// depends on nothing else, so it is kept here, and `crt_encode_with_query` runs only the
+/// second's part and `post_process`: the same function calls on the same values.
+pub struct CrtQuery {
+    /// Through the BERT shortcut; None when the tokenizer has none or the text is outside its
+    /// cases (then every pair takes the crate's own path, as `crt_encode` would).
+    shortcut: Option<Encoding>,
+    /// Through the crate's own path, made on first need: only for pairs whose second text the
+    /// shortcut refuses, since `crt_encode` then takes the own path for both texts.
+    own: OnceLock<Result<Encoding, String>>,
+    text: String,
+}
+
+/// One text encoded alone, as `encode_single_sequence(text, type_id)` does inside `encode_fast`:
+/// `bare` has no truncation and no post-processor, so `encode_fast(text, false)` adds nothing
+/// after it; the type id is the only value that differs for the second text of a pair.
+fn encode_alone(
+    tokenizer: &CrtTokenizer,
+    via_shortcut: bool,
+    text: &str,
+    type_id: u32,
+) -> Option<Result<Encoding, String>> {
+    let encoded = if via_shortcut {
+        tokenizer.shortcut.as_ref()?.encode_alone(text)?
+    } else {
+        tokenizer.bare.encode_fast(text, false)
+    };
+    Some(encoded.map_err(|e| format!("{e}")).map(|mut encoding| {
+        if type_id != 0 {
+            encoding.set_type_ids(vec![type_id; encoding.len()]);
+        }
+        encoding
+    }))
+}
+
+/// The part of `query` that `post_process` can keep next to a second text of `second_len`
+/// tokens: the whole query, or for a longer one its first (last, when truncating from the left)
+/// `max(second_len, max_length) + 1` tokens, without cloning the rest once per pair.
+///
+/// Exact: `truncate_encodings` (longest_first, target m = max_length minus the specials, so
+/// m < max_length + 1) reads only the two lengths n1 and n2. It truncates when n1 + n2 > m, still
+/// true with the query cut to more than m tokens; it compares n1 with n2, unchanged as the cut
+/// query stays longer than the second; and the length it keeps of the longer text is at most m,
+/// a function of the shorter's length, or m/2 (+1) when both exceed m. Those tokens lie within
+/// the cut from the same side. Only the overflowing parts differ, and they are not returned.
+fn query_part(query: &Encoding, second_len: usize, truncation: Option<&TruncationParams>) -> Encoding {
+    let Some(truncation) = truncation else {
+        return query.clone();
+    };
+    let n = query.len();
+    let keep = second_len.max(truncation.max_length) + 1;
+    if n <= keep {
+        return query.clone();
+    }
+    let range = match truncation.direction {
+        TruncationDirection::Right => 0..keep,
+        TruncationDirection::Left => n - keep..n,
+    };
+    Encoding::new(
+        query.get_ids()[range.clone()].to_vec(),
+        query.get_type_ids()[range.clone()].to_vec(),
+        query.get_tokens()[range.clone()].to_vec(),
+        query.get_word_ids()[range.clone()].to_vec(),
+        query.get_offsets()[range.clone()].to_vec(),
+        query.get_special_tokens_mask()[range.clone()].to_vec(),
+        query.get_attention_mask()[range].to_vec(),
+        Vec::new(),
+        Default::default(),
+    )
+}
+
+/// Encodes `text` as the first text of pairs to come (`crt_encode_with_query`). Returns NULL
+/// and sets `*error` on failure. Free with `crt_query_free`.
+///
+/// # Safety
+/// `tokenizer` is NULL or a live handle; `text` is NULL or points to `len` readable bytes;
+/// `error` is NULL or points to a writable pointer.
+#[no_mangle]
+pub unsafe extern "C" fn crt_query_encode(
+    tokenizer: *const CrtTokenizer,
+    text: *const c_char,
+    len: usize,
+    error: *mut *mut c_char,
+) -> *mut CrtQuery {
+    if tokenizer.is_null() {
+        set_error(error, "crt_query_encode: NULL argument");
+        return ptr::null_mut();
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<*mut CrtQuery, String> {
+        let tokenizer = &*tokenizer;
+        let text = text_from(text, len).into_owned();
+        let shortcut = encode_alone(tokenizer, true, &text, 0).transpose()?;
+        let own = OnceLock::new();
+        if shortcut.is_none() {
+            // Every pair takes the own path: make it now, and fail now if it fails.
+            let encoding = encode_alone(tokenizer, false, &text, 0).expect("own path always runs")?;
+            let _ = own.set(Ok(encoding));
+        }
+        Ok(Box::into_raw(Box::new(CrtQuery {
+            shortcut,
+            own,
+            text,
+        })))
+    }));
+    match result {
+        Ok(Ok(handle)) => handle,
+        Ok(Err(message)) => {
+            set_error(error, &message);
+            ptr::null_mut()
+        }
+        Err(payload) => {
+            set_error(error, &panic_message(payload));
+            ptr::null_mut()
+        }
+    }
+}
+
+/// Frees a query from `crt_query_encode`.
+///
+/// # Safety
+/// `query` is NULL or a handle from `crt_query_encode` not freed before, and no other thread
+/// uses it any more.
+#[no_mangle]
+pub unsafe extern "C" fn crt_query_free(query: *mut CrtQuery) {
+    if !query.is_null() {
+        drop(Box::from_raw(query));
+    }
+}
+
+/// Encodes the pair (query, `second`) into `ids` and `type_ids` like `crt_encode` with the
+/// query's text as `first`: same ids, same errors, without encoding the query again.
+///
+/// # Safety
+/// As `crt_encode`; `query` is NULL or a live handle from `crt_query_encode` made with the same
+/// `tokenizer`. One query may be used from many threads at once.
+#[no_mangle]
+pub unsafe extern "C" fn crt_encode_with_query(
+    tokenizer: *const CrtTokenizer,
+    query: *const CrtQuery,
+    second: *const c_char,
+    second_len: usize,
+    ids: *mut u32,
+    type_ids: *mut u32,
+    capacity: usize,
+    error: *mut *mut c_char,
+) -> i64 {
+    if tokenizer.is_null() || query.is_null() || ids.is_null() || type_ids.is_null() {
+        set_error(error, "crt_encode_with_query: NULL argument");
+        return -1;
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<i64, String> {
+        let tokenizer = &*tokenizer;
+        let query = &*query;
+        let b = text_from(second, second_len);
+        // crt_encode takes the shortcut only when it accepts both texts.
+        let via_shortcut = match &query.shortcut {
+            Some(first) => encode_alone(tokenizer, true, &b, 1).map(|second| (first, second)),
+            None => None,
+        };
+        let (first, second) = match via_shortcut {
+            Some((first, second)) => (first, second?),
+            None => {
+                let first = query
+                    .own
+                    .get_or_init(|| encode_alone(tokenizer, false, &query.text, 0).expect("own path always runs"))
+                    .as_ref()
+                    .map_err(|e| e.clone())?;
+                (first, encode_alone(tokenizer, false, &b, 1).expect("own path always runs")?)
+            }
+        };
+        let first = query_part(first, second.len(), tokenizer.inner.get_truncation());
+        let encoding = tokenizer
+            .inner
+            .post_process(first, Some(second), true)
+            .map_err(|e| format!("{e}"))?;
+        write_encoding(&encoding, ids, type_ids, capacity)
+    }));
+    match result {
+        Ok(Ok(n)) => n,
+        Ok(Err(message)) => {
+            set_error(error, &message);
+            -1
+        }
+        Err(payload) => {
+            set_error(error, &panic_message(payload));
+            -1
+        }
+    }
+}
+
+#[cfg(test)]
+mod query_tests {
+    //! The query-once path (`crt_query_encode` + `crt_encode_with_query`) against the pair path
+    //! (`crt_encode`): same return value, ids and type ids, for every fixture tokenizer, with and
+    //! without the BERT shortcut, truncating from either side, at max lengths that cut the parity
+    //! pairs, long queries and long documents.
+    use super::*;
+
+    struct Handle(*mut CrtTokenizer);
+    impl Drop for Handle {
+        fn drop(&mut self) {
+            unsafe { crt_tokenizer_free(self.0) }
+        }
+    }
+
+    fn load(model: &str, max_length: usize, left: bool, shortcut: bool) -> Handle {
+        let path = format!(
+            "{}/../../test/fixtures/models/{model}/tokenizer.json\0",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let handle = unsafe {
+            crt_tokenizer_load(
+                path.as_ptr() as *const c_char,
+                max_length,
+                left as i32,
+                shortcut as i32,
+                ptr::null_mut(),
+            )
+        };
+        assert!(!handle.is_null(), "{path}");
+        Handle(handle)
+    }
+
+    /// (return value, ids, type ids); errors as -1 with empty arrays.
+    type Out = (i64, Vec<u32>, Vec<u32>);
+
+    fn pair(t: &Handle, a: &str, b: &str, capacity: usize) -> Out {
+        let (mut ids, mut types) = (vec![0u32; capacity], vec![0u32; capacity]);
+        let mut error = ptr::null_mut();
+        let n = unsafe {
+            crt_encode(
+                t.0,
+                a.as_ptr() as *const c_char,
+                a.len(),
+                b.as_ptr() as *const c_char,
+                b.len(),
+                ids.as_mut_ptr(),
+                types.as_mut_ptr(),
+                capacity,
+                &mut error,
+            )
+        };
+        unsafe { crt_string_free(error) };
+        let kept = n.max(0) as usize;
+        (n, ids[..kept].to_vec(), types[..kept].to_vec())
+    }
+
+    fn with_query(t: &Handle, q: *const CrtQuery, b: &str, capacity: usize) -> Out {
+        let (mut ids, mut types) = (vec![0u32; capacity], vec![0u32; capacity]);
+        let mut error = ptr::null_mut();
+        let n = unsafe {
+            crt_encode_with_query(
+                t.0,
+                q,
+                b.as_ptr() as *const c_char,
+                b.len(),
+                ids.as_mut_ptr(),
+                types.as_mut_ptr(),
+                capacity,
+                &mut error,
+            )
+        };
+        unsafe { crt_string_free(error) };
+        let kept = n.max(0) as usize;
+        (n, ids[..kept].to_vec(), types[..kept].to_vec())
+    }
+
+    fn parity_pairs() -> Vec<(String, String)> {
+        let path = format!(
+            "{}/../../test/fixtures/pairs.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut out = Vec::new();
+        for p in json["pairs"].as_array().unwrap() {
+            out.push((
+                p[0].as_str().unwrap().to_string(),
+                p[1].as_str().unwrap().to_string(),
+            ));
+        }
+        for case in json["rank_cases"].as_array().unwrap() {
+            let q = case["query"].as_str().unwrap();
+            for d in case["documents"].as_array().unwrap() {
+                out.push((q.to_string(), d.as_str().unwrap().to_string()));
+            }
+        }
+        out
+    }
+
+    /// Checks every pair through both paths; returns how many of them were truncated.
+    fn check(t: &Handle, cases: &[(String, String)], max_length: usize, what: &str) -> usize {
+        let mut truncated = 0;
+        let mut i = 0;
+        while i < cases.len() {
+            // One query for the run of pairs that share it, as a rerank call would.
+            let q_text = &cases[i].0;
+            let mut error = ptr::null_mut();
+            let q = unsafe {
+                crt_query_encode(t.0, q_text.as_ptr() as *const c_char, q_text.len(), &mut error)
+            };
+            unsafe { crt_string_free(error) };
+            assert!(!q.is_null(), "{what}: query refused");
+            while i < cases.len() && &cases[i].0 == q_text {
+                let d = &cases[i].1;
+                let expected = pair(t, q_text, d, max_length);
+                assert_eq!(with_query(t, q, d, max_length), expected, "{what}: pair {i}");
+                let full = pair(t, q_text, d, 1 << 20);
+                if full.0 > expected.0 || full.0 < 0 {
+                    truncated += 1;
+                }
+                i += 1;
+            }
+            unsafe { crt_query_free(q) };
+        }
+        truncated
+    }
+
+    #[test]
+    fn query_once_gives_the_pair_paths_ids_for_every_fixture_tokenizer() {
+        let parity = parity_pairs();
+        // Long texts: queries and documents far past the max length, of lengths on either side
+        // of each other (the trimming of lib.rs's query_part must keep longest_first's choice).
+        let words: Vec<&str> = parity.iter().flat_map(|(_, d)| d.split(' ')).collect();
+        let span = |from: usize, n: usize| -> String {
+            (0..n).map(|k| words[(from + k) % words.len()]).collect::<Vec<_>>().join(" ")
+        };
+        let mut long = Vec::new();
+        for (k, &nq) in [1usize, 3, 40, 200, 600, 601, 2000].iter().enumerate() {
+            for &nd in &[0usize, 1, 2, 39, 40, 41, 199, 200, 201, 599, 600, 602, 3000] {
+                long.push((span(k * 7919, nq), span(k * 104729 + nd, nd)));
+            }
+        }
+        for model in ["bert-tiny", "electra-tiny", "roberta-tiny", "xlmr-tiny-3"] {
+            for &max_length in &[2usize, 5, 6, 17, 64, 128, 511, 512] {
+                for left in [false, true] {
+                    for shortcut in [true, false] {
+                        let t = load(model, max_length, left, shortcut);
+                        let what = format!("{model} max_length {max_length} left {left} shortcut {shortcut}");
+                        let cut = check(&t, &parity, max_length, &what);
+                        if max_length == 64 {
+                            assert!(cut > 0, "{what}: no parity pair was truncated");
+                        }
+                        check(&t, &long, max_length, &what);
+                    }
+                }
+            }
         }
     }
 }
