@@ -3,6 +3,7 @@
 import { CrossrankError, fromNative } from './errors.js';
 import { type Activation, readModelFolder } from './model-folder.js';
 import { type NativeModel, cudaProviderPath, native } from './native.js';
+import { batchDependence } from './onnx-graph.js';
 import {
   checkArray,
   checkKeys,
@@ -106,6 +107,16 @@ export interface ModelInfo {
   inputMemory: 'cpu' | 'pinned';
   /** Batches in flight at once (options.concurrentRuns, or the device's default). */
   concurrentRuns: number;
+  /**
+   * True when a pair's score can depend on the other pairs in its batch: the graph quantizes
+   * activations dynamically (int8 files from onnxruntime.quantization.quantize_dynamic, the hub's
+   * model_qint8_*.onnx / model_quantized.onnx), so each batch gets its own activation scales.
+   * Concurrent calls on one model share batches, so such a score can move with what else runs.
+   * The same call on an idle model still repeats exactly. See README "Precision".
+   */
+  batchDependent: boolean;
+  /** Why batchDependent is what it is: the operators found, or why the graph could not be read. */
+  batchDependentReason: string;
   onnxruntimeVersion: string;
 }
 
@@ -245,6 +256,7 @@ export class CrossEncoder {
         `config.json says num_labels ${folder.numLabels} but the ONNX model outputs ${n.numLabels} logits per pair`,
       );
     }
+    const dependence = await batchDependence(folder.modelPath);
     const info: ModelInfo = {
       dir: folder.dir,
       modelPath: folder.modelPath,
@@ -263,6 +275,8 @@ export class CrossEncoder {
       providers: n.providers,
       inputMemory: nativeModel.inputMemory ?? 'cpu',
       concurrentRuns: n.concurrentRuns,
+      batchDependent: dependence.batchDependent,
+      batchDependentReason: dependence.reason,
       onnxruntimeVersion: binding.versions.onnxruntime,
     };
     return new CrossEncoder(nativeModel, info);
