@@ -57,7 +57,6 @@ type NormalizedInputTokenizer = TokenizerImpl<
 
 /// The tokenizer's own pre-tokenizer, with `BertPreTokenizer`'s punctuation test fast on ASCII
 /// (point 5 above).
-#[derive(Clone)]
 enum FastPreTokenizer {
     Bert,
     Other(PreTokenizerWrapper),
@@ -98,8 +97,6 @@ pub struct BertShortcut {
     normalizer: BertNormalizer,
     /// The same tokenizer (truncation and padding settings included) without its normalizer.
     normalized_input_tokenizer: NormalizedInputTokenizer,
-    /// That copy also without truncation and post-processor: one text of a pair, alone.
-    normalized_input_bare: NormalizedInputTokenizer,
     /// Added tokens matched before normalization; None when there are none.
     raw_added_tokens: Option<AhoCorasick>,
 }
@@ -137,22 +134,19 @@ impl BertShortcut {
             Some(PreTokenizerWrapper::BertPreTokenizer(_)) => Some(FastPreTokenizer::Bert),
             Some(other) => Some(FastPreTokenizer::Other(other.clone())),
         };
-        let copy = |whole: bool| {
-            TokenizerBuilder::new()
-                .with_model(tokenizer.get_model().clone())
-                .with_normalizer(None)
-                .with_pre_tokenizer(pre_tokenizer.clone())
-                .with_post_processor(tokenizer.get_post_processor().cloned().filter(|_| whole))
-                .with_decoder(None)
-                .with_added_vocabulary(tokenizer.get_added_vocabulary().clone())
-                .with_truncation(tokenizer.get_truncation().cloned().filter(|_| whole))
-                .with_padding(tokenizer.get_padding().cloned())
-                .build()
-        };
+        let normalized_input_tokenizer = TokenizerBuilder::new()
+            .with_model(tokenizer.get_model().clone())
+            .with_normalizer(None)
+            .with_pre_tokenizer(pre_tokenizer)
+            .with_post_processor(tokenizer.get_post_processor().cloned())
+            .with_decoder(None)
+            .with_added_vocabulary(tokenizer.get_added_vocabulary().clone())
+            .with_truncation(tokenizer.get_truncation().cloned())
+            .with_padding(tokenizer.get_padding().cloned())
+            .build()?;
         Ok(Some(Self {
             normalizer: *bert,
-            normalized_input_tokenizer: copy(true)?,
-            normalized_input_bare: copy(false)?,
+            normalized_input_tokenizer,
             raw_added_tokens,
         }))
     }
@@ -172,12 +166,16 @@ impl BertShortcut {
         Some(encoding)
     }
 
-    /// Encodes `text` as one sequence of a pair before truncation and post-processing, like
-    /// `encode_single_sequence(text, 0)` inside the original tokenizer's `encode_fast`; None
-    /// (nothing done) when `text` is outside the shortcut's cases.
-    pub fn encode_alone(&self, text: &str) -> Option<Result<Encoding>> {
+    /// Encodes `text` as one text of a pair before truncation and post-processing, like
+    /// `encode_single_sequence(text, type_id)` inside the original tokenizer's `encode_fast`
+    /// (`crate::encode_single`); None (nothing done) when `text` is outside the shortcut's cases.
+    pub fn encode_alone(&self, text: &str, type_id: u32) -> Option<Result<Encoding>> {
         let text = self.normalize(text)?;
-        Some(self.normalized_input_bare.encode_fast(text, false))
+        Some(crate::encode_single(
+            &self.normalized_input_tokenizer,
+            &text,
+            type_id,
+        ))
     }
 
     /// `BertNormalizer` applied to `text`; None for text in which an added token that is matched
