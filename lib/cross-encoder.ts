@@ -132,7 +132,7 @@ export interface ModelStats {
   paddedTokens: number;
   /** Windows of tokenized pairs, each sorted by length and cut into batches. */
   windows: number;
-  /** Windows started half full instead of full, because tokenization was behind inference. */
+  /** Windows the model, free after the previous window, had to wait for: tokenization was behind inference. */
   earlyWindows: number;
 }
 
