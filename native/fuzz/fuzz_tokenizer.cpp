@@ -62,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (encoded != encode(reference, first, second_ptr, expected)) std::abort();
   if (second_ptr != nullptr) {
     // The rerank path, with and without the shortcut: the query encoded once, then the pair.
-    for (const crossrank::Tokenizer* t : {&tok, &reference}) {
+    for (const crossrank::Tokenizer* t : {static_cast<const crossrank::Tokenizer*>(&tok), &reference}) {
       crossrank::Encoding via_query;
       bool ok = true;
       try {
