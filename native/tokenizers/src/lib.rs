@@ -38,8 +38,8 @@ pub extern "C" fn crt_allocator() -> *const c_char {
 
 use std::sync::OnceLock;
 use tokenizers::tokenizer::{
-    Encoding, Model, Normalizer, OffsetType, PreTokenizer, Tokenizer,
-    TokenizerImpl, TruncationDirection, TruncationParams, TruncationStrategy,
+    Encoding, Model, Normalizer, OffsetType, PreTokenizer, Tokenizer, TokenizerImpl,
+    TruncationDirection, TruncationParams, TruncationStrategy,
 };
 
 /// Opaque handle given to C. `Tokenizer` is `Sync`: one handle may encode from many threads.
@@ -423,7 +423,8 @@ pub unsafe extern "C" fn crt_query_encode(
         let own = OnceLock::new();
         if shortcut.is_none() {
             // Every pair takes the own path: make it now, and fail now if it fails.
-            let encoding = encode_alone(tokenizer, false, &text, 0).expect("own path always runs")?;
+            let encoding =
+                encode_alone(tokenizer, false, &text, 0).expect("own path always runs")?;
             let _ = own.set(Ok(encoding));
         }
         Ok(Box::into_raw(Box::new(CrtQuery {
@@ -492,10 +493,16 @@ pub unsafe extern "C" fn crt_encode_with_query(
             None => {
                 let first = query
                     .own
-                    .get_or_init(|| encode_alone(tokenizer, false, &query.text, 0).expect("own path always runs"))
+                    .get_or_init(|| {
+                        encode_alone(tokenizer, false, &query.text, 0)
+                            .expect("own path always runs")
+                    })
                     .as_ref()
                     .map_err(|e| e.clone())?;
-                (first, encode_alone(tokenizer, false, &b, 1).expect("own path always runs")?)
+                (
+                    first,
+                    encode_alone(tokenizer, false, &b, 1).expect("own path always runs")?,
+                )
             }
         };
         // The query's encoding holds at most about max_length tokens (the early exit), so this
@@ -623,7 +630,11 @@ mod query_tests {
     /// The crate's own pair encoding, as crt_encode would return it.
     fn reference(t: &Handle, a: &str, b: &str, capacity: usize) -> Out {
         match unsafe { &(*t.0).inner }.encode_fast((a, b), true) {
-            Ok(e) if e.len() <= capacity => (e.len() as i64, e.get_ids().to_vec(), e.get_type_ids().to_vec()),
+            Ok(e) if e.len() <= capacity => (
+                e.len() as i64,
+                e.get_ids().to_vec(),
+                e.get_type_ids().to_vec(),
+            ),
             _ => (-1, vec![], vec![]),
         }
     }
@@ -637,7 +648,12 @@ mod query_tests {
             let q_text = &cases[i].0;
             let mut error = ptr::null_mut();
             let q = unsafe {
-                crt_query_encode(t.0, q_text.as_ptr() as *const c_char, q_text.len(), &mut error)
+                crt_query_encode(
+                    t.0,
+                    q_text.as_ptr() as *const c_char,
+                    q_text.len(),
+                    &mut error,
+                )
             };
             unsafe { crt_string_free(error) };
             assert!(!q.is_null(), "{what}: query refused");
@@ -645,7 +661,11 @@ mod query_tests {
                 let d = &cases[i].1;
                 let expected = reference(t, q_text, d, max_length);
                 assert_eq!(pair(t, q_text, d, max_length), expected, "{what}: pair {i}");
-                assert_eq!(with_query(t, q, d, max_length), expected, "{what}: pair {i}, query once");
+                assert_eq!(
+                    with_query(t, q, d, max_length),
+                    expected,
+                    "{what}: pair {i}, query once"
+                );
                 if expected.0 == max_length as i64 {
                     truncated += 1; // filled to the max length: cut, or exactly fitting
                 }
@@ -663,7 +683,10 @@ mod query_tests {
         // of each other (the trimming of lib.rs's query_part must keep longest_first's choice).
         let words: Vec<&str> = parity.iter().flat_map(|(_, d)| d.split(' ')).collect();
         let span = |from: usize, n: usize| -> String {
-            (0..n).map(|k| words[(from + k) % words.len()]).collect::<Vec<_>>().join(" ")
+            (0..n)
+                .map(|k| words[(from + k) % words.len()])
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         let mut long = Vec::new();
         for (k, &nq) in [1usize, 3, 40, 200, 601, 1200].iter().enumerate() {
@@ -676,7 +699,9 @@ mod query_tests {
                 for left in [false, true] {
                     for shortcut in [true, false] {
                         let t = load(model, max_length, left, shortcut);
-                        let what = format!("{model} max_length {max_length} left {left} shortcut {shortcut}");
+                        let what = format!(
+                            "{model} max_length {max_length} left {left} shortcut {shortcut}"
+                        );
                         let cut = check(&t, &parity, max_length, &what);
                         if max_length == 64 {
                             assert!(cut > 20, "{what}: only {cut} parity pairs were truncated");
@@ -688,4 +713,3 @@ mod query_tests {
         }
     }
 }
-
