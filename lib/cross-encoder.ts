@@ -7,6 +7,7 @@ import { type DownloadProgress, type HubModel, resolveHubModel } from './hub/res
 import { parseModelRef } from './hub/settings.js';
 import { type Activation, readModelFolder } from './model-folder.js';
 import { type NativeModel, addonSource, cudaProviderPath, describeAddon, native } from './native.js';
+import { batchDependence } from './onnx-graph.js';
 import { type IntOption, bindOptionTable, range } from './options.js';
 import {
   checkKeys,
@@ -149,6 +150,16 @@ export interface ModelInfo {
   inputMemory: 'cpu' | 'pinned';
   /** Batches in flight at once (options.concurrentRuns, or the device's default). */
   concurrentRuns: number;
+  /**
+   * True when a pair's score can depend on the other pairs in its batch: the graph quantizes
+   * activations dynamically (int8 files from onnxruntime.quantization.quantize_dynamic, the hub's
+   * model_qint8_*.onnx / model_quantized.onnx), so each batch gets its own activation scales.
+   * Concurrent calls on one model share batches, so such a score can move with what else runs.
+   * The same call on an idle model still repeats exactly. See README "Precision".
+   */
+  batchDependent: boolean;
+  /** Why batchDependent is what it is: the operators found, or why the graph could not be read. */
+  batchDependentReason: string;
   onnxruntimeVersion: string;
   /**
    * Set when the model was loaded by hub id: the repo, the revision asked for, the commit it
@@ -175,7 +186,7 @@ export interface ModelStats {
   paddedTokens: number;
   /** Windows of tokenized pairs, each sorted by length and cut into batches. */
   windows: number;
-  /** Windows started half full instead of full, because tokenization was behind inference. */
+  /** Windows the model, free after the previous window, had to wait for: tokenization was behind inference. */
   earlyWindows: number;
 }
 
@@ -303,6 +314,7 @@ export class CrossEncoder {
         `config.json says num_labels ${folder.numLabels} but the ONNX model outputs ${n.numLabels} logits per pair`,
       );
     }
+    const dependence = await batchDependence(folder.modelPath);
     const info: ModelInfo = {
       dir: folder.dir,
       modelPath: folder.modelPath,
@@ -321,6 +333,8 @@ export class CrossEncoder {
       providers: n.providers,
       inputMemory: nativeModel.inputMemory ?? 'cpu',
       concurrentRuns: n.concurrentRuns,
+      batchDependent: dependence.batchDependent,
+      batchDependentReason: dependence.reason,
       onnxruntimeVersion: binding.versions.onnxruntime,
       addon: describeAddon(addonSource()!),
     };

@@ -20,16 +20,22 @@ constexpr size_t kMinTaskPairs = 8;
 constexpr size_t kMaxTaskPairs = 64;
 constexpr size_t kMinWindow = 64;
 constexpr size_t kMaxWindow = 8192;
-constexpr size_t kMaxReady = 4 * kMaxWindow;  // tokenized items waiting: bounds memory
-// When more pairs wait than a window starts with (inference is the bottleneck), a window takes
-// more of them, until it makes this many batches: sorting more pairs together groups lengths more
-// tightly, and padding is computed work. At 256 rows a batch (the CUDA default), MS MARCO-like
-// pairs carry about 24 % padding in windows of 8 batches and 9 % in windows of 32, nearly all of
-// it in the batch of the longest pairs (bench/TUNING.md, seventh round). It takes only what
-// already waits, so the device never idles for it. On a CPU the token budget makes batches of
-// tens of rows, so a window already makes more than this many and stays as it was.
+constexpr size_t kMaxReady = 4 * kMaxWindow;  // tokenized pairs waiting: bounds memory
+// When many more pairs are queued than a window starts with, a window takes more of them, until
+// it makes this many batches: sorting more pairs together groups lengths more tightly, and
+// padding is computed work. At 256 rows a batch (the CUDA default), MS MARCO-like pairs carry
+// about 24 % padding in windows of 8 batches and 9 % in windows of 32, nearly all of it in the
+// batch of the longest pairs (bench/TUNING.md, seventh round). It grows to half the queued pairs
+// at most, so that tokenizing the next window overlaps running this one. On a CPU the token
+// budget makes batches of tens of rows, so a window already makes more than this many and stays
+// as it was.
 constexpr size_t kBacklogWindowBatches = 32;
 constexpr size_t kMaxBacklogWindow = kMaxReady / 2;  // leaves the rest to a second inference thread
+
+// Where a pair stands, in Job::state (under the scheduler's mutex).
+constexpr uint8_t kPending = 0;    // queued for or being tokenized
+constexpr uint8_t kTokenized = 1;  // its encoding waits in Job::encodings for a window
+constexpr uint8_t kSettled = 2;    // counted off without a score (failed, cancelled, closed)
 
 bool flag_set(const int32_t* flag) { return flag != nullptr && __atomic_load_n(flag, __ATOMIC_RELAXED) != 0; }
 
@@ -59,7 +65,7 @@ Error from_exception(const std::exception& e) {
   return Error(ErrorCode::Internal, e.what());
 }
 
-// A window starts at 8 batches' worth of ready pairs (half while tokenization is behind).
+// A window takes at least 8 batches' worth of pairs (all that are queued, when fewer).
 size_t window_for(size_t batch_size) { return std::clamp(batch_size * 8, kMinWindow, kMaxWindow); }
 
 // Batches a window will make, at least: each holds at most batch_size rows and max_batch_tokens
@@ -97,6 +103,17 @@ struct Scheduler::Job {
   std::atomic<bool> failed{false};
   std::mutex error_mutex;
   std::optional<Error> error;
+  // Per pair: its encoding until a window takes it, and where it stands (kPending, ...). state,
+  // frontier and next_take are read and written under the scheduler's mutex; a tokenizer thread
+  // writes the encodings of its own task before marking them kTokenized.
+  std::vector<Encoding> encodings;
+  std::vector<uint8_t> state;
+  size_t frontier = 0;   // no pair below is kPending
+  size_t next_take = 0;  // every pair below is in a window or settled
+  // A rerank's shared first text, tokenized once (Scheduler::query_of).
+  std::mutex query_mutex;
+  std::unique_ptr<EncodedQuery> query;
+  std::optional<Error> query_error;
 
   // True once the job can no longer succeed: skip its remaining work.
   bool dead() const { return failed.load(std::memory_order_relaxed) || flag_set(options.cancel_flag); }
@@ -163,6 +180,8 @@ void Scheduler::submit(JobTexts texts, const PredictOptions& options, float* out
   job->total = n;
   job->done = std::move(done);
   job->remaining = n;
+  job->encodings.resize(n);
+  job->state.assign(n, kPending);
   {
     std::unique_lock<std::mutex> lock(mutex_);
     if (closed_) {
@@ -181,6 +200,7 @@ void Scheduler::submit(JobTexts texts, const PredictOptions& options, float* out
       return;
     }
     queued_pairs_ += n;
+    order_.push_back(job);
     const size_t per_task = std::clamp((n + tokenizer_threads_.size() - 1) / tokenizer_threads_.size(), kMinTaskPairs, kMaxTaskPairs);
     for (size_t begin = 0; begin < n; begin += per_task) {
       intake_.push_back(TokenizeTask{job, begin, std::min(n, begin + per_task)});
@@ -203,13 +223,26 @@ SchedulerStats Scheduler::stats() const {
 
 void Scheduler::close() {
   std::deque<TokenizeTask> intake;
-  std::deque<Item> ready;
+  std::vector<std::pair<std::shared_ptr<Job>, size_t>> tokenized;  // job, its pairs to settle
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (closed_) return;
     closed_ = true;
     intake.swap(intake_);
-    ready.swap(ready_);
+    // Pairs still being tokenized are settled by their tokenizer thread, which sees closed_.
+    for (auto& job : order_) {
+      size_t count = 0;
+      for (size_t i = job->next_take; i < job->total; ++i) {
+        if (job->state[i] != kTokenized) continue;
+        job->state[i] = kSettled;
+        job->encodings[i] = Encoding{};
+        ++count;
+      }
+      job->next_take = job->total;
+      if (count > 0) tokenized.emplace_back(job, count);
+    }
+    order_.clear();
+    ready_pairs_ = 0;
   }
   ready_cv_.notify_all();
   const Error closed(ErrorCode::Closed, "the model was closed before this call finished");
@@ -217,9 +250,9 @@ void Scheduler::close() {
     fail(task.job, closed);
     settle(task.job, task.end - task.begin);
   }
-  for (auto& item : ready) {
-    fail(item.job, closed);
-    settle(item.job, 1);
+  for (auto& [job, count] : tokenized) {
+    fail(job, closed);
+    settle(job, count);
   }
 }
 
@@ -242,72 +275,113 @@ void Scheduler::settle(const std::shared_ptr<Job>& job, size_t items) {
   }
 }
 
+const EncodedQuery& Scheduler::query_of(Job& job) {
+  std::lock_guard<std::mutex> lock(job.query_mutex);
+  if (job.query_error) throw *job.query_error;
+  if (!job.query) {
+    try {
+      job.query = tokenizer_.encode_query(job.texts.first[0]);
+    } catch (const Error& e) {
+      job.query_error = e;
+      throw;
+    }
+  }
+  return *job.query;
+}
+
 void Scheduler::tokenizer_loop() {
-  std::vector<Item> produced;
   for (;;) {
     TokenizeTask task;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      intake_cv_.wait(lock, [&] { return stopping_ || (!intake_.empty() && ready_.size() < kMaxReady); });
+      intake_cv_.wait(lock, [&] { return stopping_ || (!intake_.empty() && ready_pairs_ < kMaxReady); });
       if (stopping_) return;
       task = std::move(intake_.front());
       intake_.pop_front();
-      ++tokenizing_;
     }
+    Job& job = *task.job;
     const size_t n = task.end - task.begin;
-    auto finished_task = [&] {
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        --tokenizing_;
-      }
-      ready_cv_.notify_one();
-    };
-    if (task.job->dead()) {
-      settle(task.job, n);
-      finished_task();
-      continue;
-    }
-    produced.clear();
-    produced.reserve(n);
-    try {
-      const JobTexts& t = task.job->texts;
-      const bool shared = !t.second.empty() && t.first.size() == 1;
-      for (size_t i = task.begin; i < task.end; ++i) {
-        Item item{task.job, i, {}};
-        const std::string& a = t.first[shared ? 0 : i];
-        if (t.second.empty()) {
-          tokenizer_.encode(a, nullptr, item.encoding);
-        } else {
-          const std::string_view b(t.second[i]);
-          tokenizer_.encode(a, &b, item.encoding);
+    const bool skipped = job.dead();
+    std::optional<Error> error;
+    if (!skipped) {
+      try {
+        const JobTexts& t = job.texts;
+        // A rerank: the query is tokenized once per call, not once per document.
+        const bool shared = !t.second.empty() && t.first.size() == 1;
+        for (size_t i = task.begin; i < task.end; ++i) {
+          Encoding& encoding = job.encodings[i];
+          if (t.second.empty()) {
+            tokenizer_.encode(t.first[i], nullptr, encoding);
+          } else if (shared) {
+            tokenizer_.encode(query_of(job), t.second[i], encoding);
+          } else {
+            const std::string_view b(t.second[i]);
+            tokenizer_.encode(t.first[i], &b, encoding);
+          }
         }
-        produced.push_back(std::move(item));
+      } catch (const Error& e) {
+        error = e;
+      } catch (const std::exception& e) {
+        error = from_exception(e);
       }
-    } catch (const Error& e) {
-      fail(task.job, e);
-      settle(task.job, n);
-      finished_task();
-      continue;
-    } catch (const std::exception& e) {
-      fail(task.job, from_exception(e));
-      settle(task.job, n);
-      finished_task();
-      continue;
     }
-    bool was_closed = false;
+    bool closed = false;
+    bool queued = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      was_closed = closed_;
-      if (!was_closed) {
-        for (auto& item : produced) ready_.push_back(std::move(item));
+      closed = closed_;
+      queued = !closed && !skipped && !error;
+      for (size_t i = task.begin; i < task.end; ++i) {
+        job.state[i] = queued ? kTokenized : kSettled;
+        if (!queued) job.encodings[i] = Encoding{};
       }
+      if (queued) ready_pairs_ += n;
     }
-    if (was_closed) {
-      fail(task.job, Error(ErrorCode::Closed, "the model was closed before this call finished"));
+    if (!queued) {
+      if (error) {
+        fail(task.job, *error);
+      } else if (closed && !skipped) {
+        fail(task.job, Error(ErrorCode::Closed, "the model was closed before this call finished"));
+      }
       settle(task.job, n);
     }
-    finished_task();
+    ready_cv_.notify_all();
   }
+}
+
+size_t Scheduler::plan_window(bool* blocked) {
+  while (!order_.empty()) {
+    Job& head = *order_.front();
+    while (head.next_take < head.total && head.state[head.next_take] == kSettled) ++head.next_take;
+    if (head.next_take < head.total) break;
+    order_.pop_front();
+  }
+  if (order_.empty()) return 0;
+  const PredictOptions& lead = order_.front()->options;
+  const size_t want = window_for(lead.batch_size);
+  size_t queued = 0;
+  for (const auto& job : order_) queued += job->total - job->next_take;
+  const size_t grow_to = std::min(kMaxBacklogWindow, queued / 2);
+  size_t count = 0;
+  size_t tokens = 0;
+  for (const auto& job : order_) {
+    while (job->frontier < job->total && job->state[job->frontier] != kPending) ++job->frontier;
+    for (size_t i = job->next_take; i < job->total; ++i) {
+      const bool more = count < want ||
+                        (count < grow_to && batches_at_least(count, tokens, lead) < kBacklogWindowBatches);
+      if (!more) return count;
+      if (i >= job->frontier) {
+        // The window's next pair is still being tokenized: wait for it, whatever came after it.
+        *blocked = true;
+        return 0;
+      }
+      if (job->state[i] == kTokenized) {
+        ++count;
+        tokens += job->encodings[i].ids.size();
+      }
+    }
+  }
+  return count;  // every queued pair: the window ends with the queue
 }
 
 void Scheduler::inference_loop() {
@@ -315,52 +389,39 @@ void Scheduler::inference_loop() {
   PackedBatch batch;
   std::vector<float> logits;
   InferenceSession::RunContextPtr context;
-  size_t last_want = 0;  // full window size of the window this thread ran last; 0 before the first
+  bool after_window = false;  // this thread just ran a window (it was not idle)
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      // After a window, what is waiting says which side is the bottleneck. A full window ready:
-      // inference (the CPU). Fewer, with pairs still being tokenized: tokenization (small models
-      // on a GPU). Nothing queued at all says nothing.
-      if (last_want > 0 && ready_.size() >= last_want) {
-        tokenization_behind_ = false;
-      } else if (last_want > 0 && tokenization_pending()) {
-        tokenization_behind_ = true;
-      }
-      // Take a window when it is full, or when every queued pair is tokenized. While tokenization
-      // is behind, start at half a window: waiting for a full one idles the device and leaves a
-      // whole window to run after the last pair is tokenized. Not smaller: a window is sorted by
-      // length as a whole, and fewer pairs to sort means more padding (bench/TUNING.md, fifth
-      // round: one batch gave the same speed with 57 % padding against 35 %).
+      size_t take = 0;
+      bool waited = false;
       ready_cv_.wait(lock, [&] {
         if (stopping_) return true;
-        if (ready_.empty()) return false;
-        const size_t full = window_for(ready_.front().job->options.batch_size);
-        const size_t start_at = tokenization_behind_ ? full / 2 : full;
-        return ready_.size() >= start_at || !tokenization_pending();
+        bool blocked = false;
+        take = plan_window(&blocked);
+        if (take == 0 && !blocked) after_window = false;  // nothing queued: idle
+        // Free after a window but its successor is not tokenized yet: tokenization is behind.
+        if (blocked && after_window) waited = true;
+        return take > 0;
       });
-      if (stopping_ && ready_.empty()) return;
-      const PredictOptions lead = ready_.front().job->options;
-      const size_t want = window_for(lead.batch_size);
-      const size_t take = std::min(want, ready_.size());
-      last_want = want;
+      if (stopping_) return;  // close() has settled every queued pair
       counters_.windows.fetch_add(1, std::memory_order_relaxed);
-      if (take < want && tokenization_pending()) counters_.early_windows.fetch_add(1, std::memory_order_relaxed);
+      if (waited) counters_.early_windows.fetch_add(1, std::memory_order_relaxed);
       window.clear();
       window.reserve(take);
-      size_t tokens = 0;
-      auto take_front = [&] {
-        tokens += ready_.front().encoding.ids.size();
-        window.push_back(std::move(ready_.front()));
-        ready_.pop_front();
-      };
-      for (size_t i = 0; i < take; ++i) take_front();
-      while (!ready_.empty() && window.size() < kMaxBacklogWindow &&
-             batches_at_least(window.size(), tokens, lead) < kBacklogWindowBatches) {
-        take_front();
+      while (window.size() < take) {
+        const std::shared_ptr<Job> job = order_.front();
+        for (; job->next_take < job->total && window.size() < take; ++job->next_take) {
+          const size_t i = job->next_take;
+          if (job->state[i] == kTokenized) window.push_back(Item{job, i, std::move(job->encodings[i])});
+        }
+        if (job->next_take == job->total) order_.pop_front();
       }
+      ready_pairs_ -= take;
     }
-    intake_cv_.notify_all();  // room in ready_ again
+    after_window = true;
+    ready_cv_.notify_one();   // another inference thread may take the next window
+    intake_cv_.notify_all();  // room for tokenized pairs again
     if (!context) {
       try {
         context = session_.make_run_context();
@@ -389,7 +450,8 @@ void Scheduler::run_window(std::vector<Item>& window, PackedBatch& batch, std::v
     }
   }
   window.resize(kept);
-  // Longest first, like sentence-transformers: rows of similar length share a batch.
+  // Longest first, like sentence-transformers: rows of similar length share a batch. Stable: the
+  // window is in (call, pair index) order, so ties keep it and batches are the same every time.
   std::stable_sort(window.begin(), window.end(),
                    [](const Item& a, const Item& b) { return a.encoding.ids.size() > b.encoding.ids.size(); });
 

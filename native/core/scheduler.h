@@ -1,12 +1,20 @@
 // Per-model scheduler: every call on one model feeds one queue.
 //
-//   submit() ──> intake (jobs) ──> tokenizer threads ──> ready items ──> inference thread
-//                                                                         │ sorts a window of
-//                                                                         │ ready items by length,
-//                                                                         │ runs batches bounded by
-//                                                                         │ rows and tokens, writes
-//                                                                         ▼ each score in place
+//   submit() ──> intake (jobs) ──> tokenizer threads ──> tokenized pairs ──> inference thread
+//                                                                         │ takes the next window
+//                                                                         │ in call order, sorts it
+//                                                                         │ by length, runs batches
+//                                                                         │ bounded by rows and
+//                                                                         │ tokens, writes each
+//                                                                         ▼ score in place
 //                                                                     job completion callback
+//
+// Batches are formed deterministically: a window is the next pairs in (call, pair index) order,
+// of a size set by the queued calls and batch options alone, and it is taken only once all of
+// them are tokenized, whichever tokenizer thread finished first. The sort by length is stable, so
+// ties keep that order. The same call on an idle model therefore makes the same batches with any
+// thread counts, which matters where a score depends on its batch companions (dynamic int8
+// quantization computes activation scales per batch, padding included).
 //
 // One inference thread by default: ONNX Runtime already spreads one run over all intra-op threads,
 // so concurrent runs would only fight over cores; tokenization overlaps with it on its own threads.
@@ -59,8 +67,9 @@ struct SchedulerStats {
   uint64_t batches = 0;        // model runs
   uint64_t tokens = 0;         // real tokens in those rows
   uint64_t padded_tokens = 0;  // rows x padded length summed: the positions the model computed
-  uint64_t windows = 0;        // windows of ready pairs, each sorted by length and cut into batches
-  uint64_t early_windows = 0;  // of those, started before full because tokenization was behind
+  uint64_t windows = 0;        // windows of pairs, each sorted by length and cut into batches
+  uint64_t early_windows = 0;  // of those, ones the inference thread, free after a window, had to
+                               // wait for: tokenization was behind
 };
 
 // Called exactly once per job, from a scheduler thread (or from submit() itself when the job is
@@ -108,9 +117,13 @@ class Scheduler {
     size_t begin, end;
   };
 
-  // Pairs still queued for or being tokenized; call with mutex_ held.
-  bool tokenization_pending() const { return !intake_.empty() || tokenizing_ > 0; }
+  // Pairs the next window takes from the front of order_, or 0 while one of them is still being
+  // tokenized (then *blocked is set) or none is queued. Call with mutex_ held.
+  size_t plan_window(bool* blocked);
   void tokenizer_loop();
+  // The shared first text of a rerank job, tokenized once by whichever tokenizer thread needs it
+  // first.
+  const EncodedQuery& query_of(Job& job);
   void inference_loop();
   void run_window(std::vector<Item>& window, PackedBatch& batch, std::vector<float>& logits,
                   InferenceSession::RunContext& context);
@@ -123,12 +136,12 @@ class Scheduler {
   const SchedulerOptions options_;
 
   std::mutex mutex_;
-  std::condition_variable intake_cv_;  // tokenizer threads: work to take and room in ready_
+  std::condition_variable intake_cv_;  // tokenizer threads: work to take and room for tokenized pairs
   std::condition_variable ready_cv_;   // inference threads: a window to take
   std::deque<TokenizeTask> intake_;
-  std::deque<Item> ready_;
-  size_t tokenizing_ = 0;  // tasks taken from intake_ whose items are not in ready_ yet
-  bool tokenization_behind_ = false;  // inference outpaced tokenization at the last window's end
+  // Jobs with pairs not yet in a window, in submit order; windows are cut from the front.
+  std::deque<std::shared_ptr<Job>> order_;
+  size_t ready_pairs_ = 0;  // tokenized pairs not yet in a window: bounds memory
   bool closed_ = false;
   bool stopping_ = false;
   std::atomic<size_t> queued_pairs_{0};

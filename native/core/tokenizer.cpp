@@ -30,22 +30,45 @@ const char* Tokenizer::allocator() { return crt_allocator(); }
 
 Tokenizer::~Tokenizer() { crt_tokenizer_free(handle_); }
 
-void Tokenizer::encode(std::string_view first, const std::string_view* second, Encoding& out) const {
-  // Truncation guarantees at most max_length tokens: encode into per-thread scratch of that size,
-  // then keep exactly what was written. Sizing the encoding itself to max_length would leave every
-  // queued pair holding 4 KB (at 512 tokens) for its ~70 tokens.
+namespace {
+// Truncation guarantees at most max_length tokens: `write` encodes into per-thread scratch of that
+// size, then the encoding keeps exactly what was written. Sizing the encoding itself to max_length
+// would leave every queued pair holding 4 KB (at 512 tokens) for its ~70 tokens.
+template <typename Write>
+void encode_into(size_t max_length, Encoding& out, Write write) {
   thread_local std::vector<uint32_t> ids_scratch, types_scratch;
-  if (ids_scratch.size() < max_length_) {
-    ids_scratch.resize(max_length_);
-    types_scratch.resize(max_length_);
+  if (ids_scratch.size() < max_length) {
+    ids_scratch.resize(max_length);
+    types_scratch.resize(max_length);
   }
   char* error = nullptr;
-  const int64_t n = crt_encode(handle_, first.data(), first.size(),
-                               second ? second->data() : nullptr, second ? second->size() : 0,
-                               ids_scratch.data(), types_scratch.data(), max_length_, &error);
+  const int64_t n = write(ids_scratch.data(), types_scratch.data(), &error);
   if (n < 0) throw Error(ErrorCode::Tokenizer, "cannot encode input: " + take_error(error, "unknown error"));
   out.ids.assign(ids_scratch.begin(), ids_scratch.begin() + n);
   out.type_ids.assign(types_scratch.begin(), types_scratch.begin() + n);
+}
+}  // namespace
+
+void Tokenizer::encode(std::string_view first, const std::string_view* second, Encoding& out) const {
+  encode_into(max_length_, out, [&](uint32_t* ids, uint32_t* types, char** error) {
+    return crt_encode(handle_, first.data(), first.size(), second ? second->data() : nullptr,
+                      second ? second->size() : 0, ids, types, max_length_, error);
+  });
+}
+
+EncodedQuery::~EncodedQuery() { crt_query_free(handle_); }
+
+std::unique_ptr<EncodedQuery> Tokenizer::encode_query(std::string_view first) const {
+  char* error = nullptr;
+  CrtQuery* handle = crt_query_encode(handle_, first.data(), first.size(), &error);
+  if (handle == nullptr) throw Error(ErrorCode::Tokenizer, "cannot encode input: " + take_error(error, "unknown error"));
+  return std::unique_ptr<EncodedQuery>(new EncodedQuery(handle));
+}
+
+void Tokenizer::encode(const EncodedQuery& first, std::string_view second, Encoding& out) const {
+  encode_into(max_length_, out, [&](uint32_t* ids, uint32_t* types, char** error) {
+    return crt_encode_with_query(handle_, first.handle_, second.data(), second.size(), ids, types, max_length_, error);
+  });
 }
 
 int64_t Tokenizer::token_to_id(const std::string& token) const {

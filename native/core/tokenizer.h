@@ -9,6 +9,7 @@
 #include <vector>
 
 struct CrtTokenizer;
+struct CrtQuery;
 
 namespace crossrank {
 
@@ -16,6 +17,22 @@ namespace crossrank {
 struct Encoding {
   std::vector<uint32_t> ids;
   std::vector<uint32_t> type_ids;
+};
+
+class Tokenizer;
+
+// The first text of many pairs (a rerank query), tokenized once (Tokenizer::encode_query).
+// Immutable once made: any number of threads may encode pairs with it at once.
+class EncodedQuery {
+ public:
+  ~EncodedQuery();
+  EncodedQuery(const EncodedQuery&) = delete;
+  EncodedQuery& operator=(const EncodedQuery&) = delete;
+
+ private:
+  friend class Tokenizer;
+  explicit EncodedQuery(CrtQuery* handle) : handle_(handle) {}
+  CrtQuery* handle_;
 };
 
 class Tokenizer {
@@ -33,6 +50,14 @@ class Tokenizer {
 
   // Encodes (first, second) as HF does for a pair; with no second, a single sequence.
   void encode(std::string_view first, const std::string_view* second, Encoding& out) const;
+
+  // Tokenizes `first` once for pairs that share it. Throws Error(Tokenizer) when it cannot be
+  // encoded.
+  std::unique_ptr<EncodedQuery> encode_query(std::string_view first) const;
+  // Same ids and type ids as encode(first, &second, out), with `first` from encode_query() of
+  // this tokenizer: the query is not tokenized again (native/tokenizers/src/lib.rs says why
+  // that is exact). A 1 MB query costs its tokenization once per call, not once per document.
+  void encode(const EncodedQuery& first, std::string_view second, Encoding& out) const;
 
   int64_t token_to_id(const std::string& token) const;  // -1 when absent
   int64_t padding_id() const;                           // from tokenizer.json, -1 when absent

@@ -4,7 +4,8 @@
 // no sanitizer report, the contract (at most max_length tokens, ids and type ids of equal length,
 // type ids 0/1, every id within the vocabulary), and that the exact BERT shortcut
 // (native/tokenizers/src/bert_shortcut.rs) gives the same ids and type ids as the crate's own
-// path, or the same refusal.
+// path, or the same refusal; and that a pair encoded through a query tokenized once (the rerank
+// path, Tokenizer::encode_query) gives the same ids as the pair encoded whole, or the same refusal.
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -59,6 +60,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   crossrank::Encoding e, expected;
   const bool encoded = encode(tok, first, second_ptr, e);
   if (encoded != encode(reference, first, second_ptr, expected)) std::abort();
+  if (second_ptr != nullptr) {
+    // The rerank path, with and without the shortcut: the query encoded once, then the pair.
+    for (const crossrank::Tokenizer* t : {static_cast<const crossrank::Tokenizer*>(&tok), &reference}) {
+      crossrank::Encoding via_query;
+      bool ok = true;
+      try {
+        const auto query = t->encode_query(first);
+        t->encode(*query, second, via_query);
+      } catch (const crossrank::Error& err) {
+        if (err.code() != crossrank::ErrorCode::Tokenizer) std::abort();
+        ok = false;
+      }
+      if (ok != encoded) std::abort();
+      if (ok && (via_query.ids != expected.ids || via_query.type_ids != expected.type_ids)) std::abort();
+    }
+  }
   if (!encoded) return 0;
   if (e.ids != expected.ids || e.type_ids != expected.type_ids) std::abort();
   if (e.ids.size() > tok.max_length() || e.ids.size() != e.type_ids.size()) std::abort();

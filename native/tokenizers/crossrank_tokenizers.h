@@ -36,6 +36,17 @@ int64_t crt_encode(const CrtTokenizer* tokenizer, const char* first, size_t firs
                    const char* second, size_t second_len, uint32_t* ids, uint32_t* type_ids,
                    size_t capacity, char** error);
 
+/* The first text of many pairs (a rerank query), encoded once. NULL and *error set on failure;
+ * free with crt_query_free. A query may be used from many threads at once. */
+typedef struct CrtQuery CrtQuery;
+CrtQuery* crt_query_encode(const CrtTokenizer* tokenizer, const char* text, size_t len, char** error);
+void crt_query_free(CrtQuery* query);
+/* crt_encode(tokenizer, query's text, second) without encoding the query again: the same ids,
+ * type ids and errors (the crate's post_process over the kept query encoding; see lib.rs). */
+int64_t crt_encode_with_query(const CrtTokenizer* tokenizer, const CrtQuery* query, const char* second,
+                              size_t second_len, uint32_t* ids, uint32_t* type_ids, size_t capacity,
+                              char** error);
+
 #ifdef __cplusplus
 }
 #endif

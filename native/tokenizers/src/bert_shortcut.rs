@@ -166,6 +166,18 @@ impl BertShortcut {
         Some(encoding)
     }
 
+    /// Encodes `text` as one text of a pair before truncation and post-processing, like
+    /// `encode_single_sequence(text, type_id)` inside the original tokenizer's `encode_fast`
+    /// (`crate::encode_single`); None (nothing done) when `text` is outside the shortcut's cases.
+    pub fn encode_alone(&self, text: &str, type_id: u32) -> Option<Result<Encoding>> {
+        let text = self.normalize(text)?;
+        Some(crate::encode_single(
+            &self.normalized_input_tokenizer,
+            &text,
+            type_id,
+        ))
+    }
+
     /// `BertNormalizer` applied to `text`; None for text in which an added token that is matched
     /// before normalization occurs (before or after it), and if the crate's normalizer fails.
     pub fn normalize(&self, text: &str) -> Option<String> {
