@@ -1,5 +1,6 @@
 // Installed the way users install it: crossrank and its platform packages are packed, published
-// to a verdaccio on 127.0.0.1 with no uplinks (nothing reaches the public registry), and installed
+// to a verdaccio on 127.0.0.1 with no uplinks (nothing reaches the public registry) together with
+// crossrank's runtime dependencies (the tarballs package-lock.json pins, from npm's cache), and installed
 // into fresh projects whose PATH has node, npm and sh but no cmake, cargo or C++ compiler: once
 // with npm's defaults and once with --ignore-scripts (npm 12, pnpm, Yarn Berry and Bun run no
 // dependency scripts). Then: rerank through import, require and `npx crossrank rerank`; the disk
@@ -8,6 +9,7 @@
 // in one process, in both load orders and in a worker thread; the symbol versions of the packed
 // binaries (glibc 2.28).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../lib/index.js';
 import { modelDir } from './helpers.js';
+import { runtimeDependencies } from './runtime-deps.mjs';
 
 const root = join(__dirname, '..');
 const version: string = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
@@ -30,6 +33,10 @@ const CPU_INSTALL_LIMIT = 60e6;
  * Each tarball stays under 200 MB (decimal), the largest size reported to publish.
  */
 const REGISTRY_TARBALL_LIMIT = 200e6;
+/** Build tools and ONNX Runtime packages: none may be a runtime dependency (issue 14, point 2). */
+const NOT_AT_RUN_TIME = /^(cmake-js|node-addon-api|com\.github\.asus4\.onnxruntime.*|onnxruntime-.+)$/;
+/** An exact version (no range): what a runtime dependency of crossrank is pinned to. */
+const EXACT_VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 const MAX_GLIBC = [2, 28];
 /** libstdc++ of GCC 7 (what ONNX Runtime 1.29 itself needs); RHEL 8 and Debian 10 ship 3.4.25. */
 const MAX_GLIBCXX = [3, 4, 22];
@@ -54,6 +61,68 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
   const started = performance.now();
   const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout, maxBuffer: 64 * 2 ** 20 });
   return { ...r, seconds: (performance.now() - started) / 1000, output: `${r.stdout}\n${r.stderr}`.slice(-4000) };
+}
+
+/**
+ * Publishes a registry tarball as `npm publish` would (the registry's CouchDB-style document:
+ * the manifest under `versions`, the tarball base64 under `_attachments`), in one request
+ * instead of one npm process per package. `latest` moves to each version published.
+ */
+async function publishTarball(file: string, token: string): Promise<void> {
+  const entry = spawnSync('tar', ['-tzf', file], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 })
+    .stdout.split('\n')
+    .find((p) => /^[^/]+\/package\.json$/.test(p));
+  if (!entry) throw new Error(`${file} has no package.json`);
+  const manifest = JSON.parse(spawnSync('tar', ['-xzOf', file, entry], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 }).stdout);
+  const { name, version } = manifest as { name: string; version: string };
+  const data = readFileSync(file);
+  const dist = {
+    integrity: `sha512-${createHash('sha512').update(data).digest('base64')}`,
+    shasum: createHash('sha1').update(data).digest('hex'),
+    tarball: `${registry}${name}/-/${name.replace(/^@[^/]+\//, '')}-${version}.tgz`,
+  };
+  const body = {
+    _id: name,
+    name,
+    description: manifest.description ?? '',
+    'dist-tags': { latest: version },
+    versions: { [version]: { ...manifest, _id: `${name}@${version}`, dist } },
+    _attachments: { [`${name}-${version}.tgz`]: { content_type: 'application/octet-stream', data: data.toString('base64'), length: data.length } },
+  };
+  const res = await fetch(`${registry}${name.replace('/', '%2f')}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  expect(res.status, `publish ${name}@${version}: ${await res.text()}`).toBe(201);
+}
+
+/** Bytes on disk per installed package under `modules` (scoped and nested ones apart), largest first. */
+function diskBreakdown(modules: string): string {
+  const rows: [string, number][] = [];
+  const visit = (dir: string, prefix: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (!entry.isDirectory()) {
+        rows.push([`${prefix}${entry.name}`, lstatSync(path).size]);
+      } else if (entry.name.startsWith('@')) {
+        visit(path, `${prefix}${entry.name}/`);
+      } else {
+        const nested = join(path, 'node_modules');
+        let bytes = diskBytes(path);
+        if (existsSync(nested)) {
+          bytes -= diskBytes(nested);
+          visit(nested, `${prefix}${entry.name}/node_modules/`);
+        }
+        rows.push([`${prefix}${entry.name}`, bytes]);
+      }
+    }
+  };
+  visit(modules, '');
+  return rows
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, bytes]) => `${(bytes / 1e6).toFixed(2)} MB ${name}`)
+    .join('\n');
 }
 
 /** Bytes of the files under `dir` (what the install put on disk; links are not followed). */
@@ -197,6 +266,32 @@ beforeAll(async () => {
   const host = registry.replace(/^http:/, '');
   writeFileSync(join(work, 'npmrc-publish'), `registry=${registry}\n${host}:_authToken=${token}\n`);
   writeFileSync(join(work, 'npmrc-install'), `registry=${registry}\naudit=false\nfund=false\n`);
+
+  // crossrank's runtime dependencies (the hub client, fastify, ...): the registry has no uplink,
+  // so each tarball package-lock.json pins is published to it first, taken from npm's cache
+  // (`npm ci` filled it; --offline reaches no registry) and checked against the lock's integrity.
+  const deps = runtimeDependencies(root);
+  const integrity = new Map(deps.map((d) => [`${d.name}@${d.version}`, d.integrity]));
+  const depDest = join(work, 'dependencies');
+  mkdirSync(depDest);
+  const depPack = run('npm', ['pack', ...integrity.keys(), '--offline', '--json', '--pack-destination', depDest], work, { ...process.env });
+  expect(depPack.status, `the npm cache lacks a runtime dependency of crossrank (run \`npm ci\`): ${depPack.output}`).toBe(0);
+  const depFiles: { id: string; file: string; version: string }[] = [];
+  for (const info of JSON.parse(depPack.stdout) as { id: string; version: string; integrity: string; filename: string }[]) {
+    expect(info.integrity, info.id).toBe(integrity.get(info.id));
+    depFiles.push({ id: info.id, file: join(depDest, info.filename), version: info.version });
+  }
+  expect(depFiles.map((d) => d.id).sort()).toEqual([...integrity.keys()].sort());
+  // Lower versions of a name first, so `latest` ends on the highest, as on the public registry.
+  const numeric = (v: string) => v.split(/[.-]/).map((x) => Number(x) || 0);
+  depFiles.sort((a, b) => {
+    const [x, y] = [numeric(a.version), numeric(b.version)];
+    for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) - (y[i] ?? 0);
+    return 0;
+  });
+  for (const { file } of depFiles) await publishTarball(file, token);
+  measures['runtime dependencies published'] = depFiles.length;
+
   for (const { file } of Object.values(packed)) {
     const r = run('npm', ['publish', file, '--registry', registry], work, { ...toolFreeEnv(), npm_config_userconfig: join(work, 'npmrc-publish') });
     expect(r.status, r.output + log).toBe(0);
@@ -214,7 +309,15 @@ describe('published packages', () => {
     for (const [name, p] of Object.entries(packed)) expect(p.size, name).toBeLessThan(REGISTRY_TARBALL_LIMIT);
     const manifest = JSON.parse(spawnSync('tar', ['-xzOf', tarball('crossrank'), 'package/package.json'], { encoding: 'utf8' }).stdout);
     for (const script of ['preinstall', 'install', 'postinstall']) expect(manifest.scripts?.[script], script).toBeUndefined();
-    expect(manifest.dependencies ?? {}).toEqual({});
+    // Runtime dependencies: the hub client, the CLI's progress bar and serve's libraries, each
+    // pinned to one version; no build tool or ONNX Runtime package, directly or through them.
+    const dependencies: Record<string, string> = manifest.dependencies ?? {};
+    expect(dependencies).toEqual(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies);
+    for (const [name, range] of Object.entries(dependencies)) {
+      expect(name, 'a build tool or ONNX Runtime package is a runtime dependency').not.toMatch(NOT_AT_RUN_TIME);
+      expect(range, `${name} is not pinned to one version`).toMatch(EXACT_VERSION);
+    }
+    for (const dep of runtimeDependencies(root)) expect(dep.name, `${dep.path} is in the runtime closure`).not.toMatch(NOT_AT_RUN_TIME);
     expect(manifest.optionalDependencies).toEqual({ '@crossrank/linux-x64-gnu': version });
     for (const pkg of PACKAGES) {
       const m = JSON.parse(spawnSync('tar', ['-xzOf', tarball(`@crossrank/${pkg}`), 'package/package.json'], { encoding: 'utf8' }).stdout);
@@ -249,7 +352,7 @@ describe.each([
     const modules = join(project, 'node_modules');
     const bytes = diskBytes(modules);
     measures[`cpu install ${name} bytes`] = bytes;
-    expect(bytes).toBeLessThanOrEqual(CPU_INSTALL_LIMIT);
+    expect(bytes, `bytes per package:\n${diskBreakdown(modules)}`).toBeLessThanOrEqual(CPU_INSTALL_LIMIT);
     expect(existsSync(join(modules, '@crossrank', 'linux-x64-gnu', 'crossrank.node'))).toBe(true);
     for (const absent of ['@crossrank/linux-x64-gnu-cuda', 'onnxruntime-node', 'cmake-js', 'node-addon-api', 'com.github.asus4.onnxruntime']) {
       expect(existsSync(join(modules, absent)), absent).toBe(false);
