@@ -4,11 +4,12 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { modelDir } from './helpers.js';
+import { runtimeDependencies } from './runtime-deps.mjs';
 
 const root = join(__dirname, '..');
 const dist = join(root, 'dist');
@@ -66,11 +67,20 @@ describe('native build script', () => {
   });
 });
 
-/** A project with crossrank installed the way npm lays it out, from this repository's files. */
+/**
+ * A project with crossrank installed the way npm lays it out, from this repository's files, with
+ * crossrank's runtime dependencies hoisted beside it (links to this repository's copies, nested
+ * ones inside them) and nothing else: no platform package, no build tool.
+ */
 function fakeInstall(withBuildScript = false): string {
   const project = mkdtempSync(join(tmpdir(), 'crossrank-layout-'));
   const pkg = join(project, 'node_modules', 'crossrank');
   mkdirSync(pkg, { recursive: true });
+  for (const { path } of runtimeDependencies(root)) {
+    if (path.lastIndexOf('node_modules/') !== 0) continue; // nested: inside its parent's link
+    mkdirSync(dirname(join(project, path)), { recursive: true });
+    symlinkSync(join(root, path), join(project, path));
+  }
   cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
   cpSync(dist, join(pkg, 'dist'), { recursive: true });
   if (withBuildScript) cpSync(join(root, 'native', 'build.mjs'), join(pkg, 'native', 'build.mjs'));
