@@ -219,8 +219,12 @@ describe('activation names from config.json are looked up without a prototype', 
       },
     ],
     [
+      // sentence-transformers reads this file only in a folder it saved (with modules.json).
       'config_sentence_transformers.json activation_fn',
-      (dir, name) => writeFileSync(join(dir, 'config_sentence_transformers.json'), JSON.stringify({ activation_fn: `torch.nn.${name}` })),
+      (dir, name) => {
+        writeFileSync(join(dir, 'modules.json'), '[]');
+        writeFileSync(join(dir, 'config_sentence_transformers.json'), JSON.stringify({ activation_fn: `torch.nn.${name}` }));
+      },
     ],
   ];
   it.each(places)('an Object.prototype key in %s is INVALID_MODEL at load; the activation option overrides it', async (_place, write) => {
