@@ -71,6 +71,24 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+/// A handle made under catch_unwind, or NULL with `*error` set from its error or panic.
+fn into_handle<T>(
+    result: std::thread::Result<Result<*mut T, String>>,
+    error: *mut *mut c_char,
+) -> *mut T {
+    match result {
+        Ok(Ok(handle)) => handle,
+        Ok(Err(message)) => {
+            set_error(error, &message);
+            ptr::null_mut()
+        }
+        Err(payload) => {
+            set_error(error, &panic_message(payload));
+            ptr::null_mut()
+        }
+    }
+}
+
 /// Bytes from C as text. The core only ever passes UTF-8 (N-API converts JS strings, with lone
 /// surrogates already replaced by U+FFFD); anything else is replaced the same way, never trusted.
 unsafe fn text_from<'a>(data: *const c_char, len: usize) -> std::borrow::Cow<'a, str> {
@@ -135,17 +153,7 @@ pub unsafe extern "C" fn crt_tokenizer_load(
             shortcut,
         })))
     }));
-    match result {
-        Ok(Ok(handle)) => handle,
-        Ok(Err(message)) => {
-            set_error(error, &message);
-            ptr::null_mut()
-        }
-        Err(payload) => {
-            set_error(error, &panic_message(payload));
-            ptr::null_mut()
-        }
-    }
+    into_handle(result, error)
 }
 
 /// Frees a tokenizer from `crt_tokenizer_load`.
@@ -433,17 +441,7 @@ pub unsafe extern "C" fn crt_query_encode(
             text,
         })))
     }));
-    match result {
-        Ok(Ok(handle)) => handle,
-        Ok(Err(message)) => {
-            set_error(error, &message);
-            ptr::null_mut()
-        }
-        Err(payload) => {
-            set_error(error, &panic_message(payload));
-            ptr::null_mut()
-        }
-    }
+    into_handle(result, error)
 }
 
 /// Frees a query from `crt_query_encode`.
