@@ -548,6 +548,12 @@ describe('crossrank serve (the CLI)', () => {
     expect(c.maxClientBatchSize).toBe(8);
     expect(c.autoSplit).toBe(true);
     expect(c.apiKey).toBe('k');
+    // Durations are seconds on the command line, milliseconds inside; defaults too (30 s grace).
+    expect(c.graceMs).toBe(30_000);
+    expect(c.requestTimeoutMs).toBe(0);
+    const timed = parseServeArgs(['--model', 'x', '--grace', '2.5', '--request-timeout', '1']);
+    if (timed === 'help') throw new Error('help');
+    expect([timed.graceMs, timed.requestTimeoutMs]).toEqual([2500, 1000]);
     expect(() => parseServeArgs(['--model', 'x', '--port', 'abc'])).toThrow(/--port/);
     expect(() => parseServeArgs([], {})).toThrow(/--model/);
   });

@@ -100,9 +100,10 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     if (!Number.isSafeInteger(n) || n < min) throw bad(name, `an integer >= ${min}`, v);
     return n;
   };
-  const secs = (name: keyof typeof FLAGS, fallback: number): number => {
+  /** A flag in seconds, returned in milliseconds; `fallbackSeconds` is in seconds too. */
+  const secs = (name: keyof typeof FLAGS, fallbackSeconds: number): number => {
     const v = get(name);
-    if (v === undefined || v === '') return fallback;
+    if (v === undefined || v === '') return Math.round(fallbackSeconds * 1000);
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) throw bad(name, 'a number of seconds >= 0', v);
     return Math.round(n * 1000);
