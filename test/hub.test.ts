@@ -16,7 +16,7 @@ import {
   cpSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -417,6 +417,31 @@ describe('errors', () => {
     expect(cached.info.hub?.source).toBe('cache');
   });
 
+  it('a hub that accepts but never answers costs one HF_HUB_ETAG_TIMEOUT, not a timeout per retry; a cached revision then loads', async () => {
+    // A firewall that drops packets: the connection opens, no answer ever comes.
+    const silent = createNetServer((socket) => socket.on('error', () => {}));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    process.env.HF_HUB_ETAG_TIMEOUT = '1';
+    try {
+      process.env.HF_ENDPOINT = `http://127.0.0.1:${port}`;
+      let started = Date.now();
+      await expect(CrossEncoder.load('cross-encoder/tiny-ce')).rejects.toMatchObject({ code: 'HUB_UNREACHABLE', message: expect.stringMatching(/after 1 attempt \(/) });
+      expect(Date.now() - started).toBeLessThan(3000);
+
+      process.env.HF_ENDPOINT = hub.url;
+      await scores('cross-encoder/tiny-ce');
+      process.env.HF_ENDPOINT = `http://127.0.0.1:${port}`;
+      started = Date.now();
+      const cached = await scores('cross-encoder/tiny-ce');
+      expect(cached.info.hub?.source).toBe('cache');
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      delete process.env.HF_HUB_ETAG_TIMEOUT;
+      silent.close();
+    }
+  });
+
   it('5xx answers are retried; a hub that keeps failing is HUB_UNREACHABLE', async () => {
     hub.failNext(2);
     expect((await resolveHubModel({ repo: 'cross-encoder/tiny-ce', revision: 'main' }, { retryDelayMs: 10 })).commit).toBe(commit);
@@ -499,6 +524,10 @@ describe('settings and ids', () => {
     expect(parseModelRef('/no/such/folder')).toEqual({ folder: '/no/such/folder' });
     expect(parseModelRef('models/a/b')).toEqual({ folder: 'models/a/b' });
     expect(parseModelRef('org/bad--name')).toEqual({ folder: 'org/bad--name' });
+    // A mistyped relative folder is a folder (MODEL_NOT_FOUND), not a hub request.
+    expect(parseModelRef('./nope')).toEqual({ folder: './nope' });
+    expect(parseModelRef('../nope')).toEqual({ folder: '../nope' });
+    expect(parseModelRef('-org/name')).toEqual({ folder: '-org/name' });
     expect(() => parseModelRef('org/name@')).toThrow(CrossrankError);
   });
 });

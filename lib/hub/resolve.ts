@@ -82,7 +82,15 @@ export interface HubModel {
   source: 'hub' | 'cache';
 }
 
-const METADATA_TIMEOUT_MS = 30_000;
+/**
+ * How long a metadata request may go unanswered: HF_HUB_ETAG_TIMEOUT seconds, 10 by default, as in
+ * Python's huggingface_hub (constants.py). A hub that does not answer in time is not asked again:
+ * behind a firewall that drops packets every retry would cost the whole timeout once more.
+ */
+function metadataTimeoutMs(): number {
+  const seconds = Number(process.env.HF_HUB_ETAG_TIMEOUT);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 10) * 1000;
+}
 
 /** A relative repo path without '..', '.' or empty segments (what may be joined onto the cache). */
 function safeRepoPath(path: string): boolean {
@@ -108,13 +116,16 @@ function hubFetch(endpoint: string, retries: number, delayMs: number, failures: 
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const metadata = url.includes('/api/');
     let lastError: unknown;
+    let tries = 0;
     for (let attempt = 0; attempt < retries; attempt++) {
       if (attempt > 0) await sleep(delayMs * 2 ** (attempt - 1));
+      tries++;
       let response: Response;
       try {
-        response = await fetch(input, metadata ? { ...init, signal: AbortSignal.timeout(METADATA_TIMEOUT_MS) } : init);
+        response = await fetch(input, metadata ? { ...init, signal: AbortSignal.timeout(metadataTimeoutMs()) } : init);
       } catch (error) {
         lastError = error;
+        if ((error as Error).name === 'TimeoutError') break;
         continue;
       }
       if ((response.status >= 500 || response.status === 429) && attempt + 1 < retries) {
@@ -134,7 +145,7 @@ function hubFetch(endpoint: string, retries: number, delayMs: number, failures: 
     const cause = lastError as (Error & { cause?: Error }) | undefined;
     const error = new CrossrankError(
       'HUB_UNREACHABLE',
-      `cannot reach the Hugging Face hub at ${endpoint} after ${retries} attempts (${cause?.cause?.message ?? cause?.message ?? 'no answer'}). ` +
+      `cannot reach the Hugging Face hub at ${endpoint} after ${tries} attempt${tries === 1 ? '' : 's'} (${cause?.cause?.message ?? cause?.message ?? 'no answer'}). ` +
         'Check the network (or HF_ENDPOINT), or set HF_HUB_OFFLINE=1 to use only the cache.',
       { cause: lastError },
     );

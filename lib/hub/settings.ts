@@ -59,7 +59,9 @@ export interface HubRef {
 const REPO_ID = /^[\w.-]+\/[\w.-]+$/;
 
 function looksLikeRepoId(id: string): boolean {
-  return REPO_ID.test(id) && id.length <= 96 && !id.includes('--') && !id.includes('..') && !/^[.-]|[.-]$/.test(id.split('/')[1] ?? '');
+  // Both parts start and end with a word character (the \b of huggingface_hub's REPO_ID_REGEX), so
+  // './x' and '../x' are paths, never ids.
+  return REPO_ID.test(id) && id.length <= 96 && !id.includes('--') && !id.includes('..') && id.split('/').every((part) => !/^[.-]|[.-]$/.test(part));
 }
 
 /**
