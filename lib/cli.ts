@@ -27,7 +27,7 @@ const USAGE = `usage:
   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
   crossrank info    --model DIR|ID
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
-  crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--no-optimize] [--bounds JSON] [--traceback]
+  crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--int8 per-token|dynamic] [--no-optimize] [--bounds JSON] [--traceback]
     exit 0: all written; 1: the model could not be converted (nothing written); 3: fp32 written, a variant refused
   crossrank serve   --model ID|DIR [--model [NAME=]ID|DIR ...] [--host H] [--port P] ... (crossrank serve --help)
   crossrank build   (build the native addon from source: cmake, cargo, a C++17 compiler, and the dev packages
@@ -119,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
       python: { type: 'string' },
       'no-fp16': { type: 'boolean' },
       'no-int8': { type: 'boolean' },
+      int8: { type: 'string' },
       'no-optimize': { type: 'boolean' },
       bounds: { type: 'string' },
       traceback: { type: 'boolean' },
@@ -156,6 +157,12 @@ async function main(argv: string[]): Promise<number> {
     const args = [script, '--model', source, '--out', values.out];
     if (values['no-fp16']) args.push('--no-fp16');
     if (values['no-int8']) args.push('--no-int8');
+    if (values.int8 !== undefined) {
+      if (values.int8 !== 'per-token' && values.int8 !== 'dynamic') {
+        throw new CrossrankError('INVALID_ARGUMENT', `--int8 must be per-token or dynamic, got ${JSON.stringify(values.int8)}`);
+      }
+      args.push('--int8', values.int8);
+    }
     if (values['no-optimize']) args.push('--no-optimize');
     if (values.bounds) args.push('--bounds', values.bounds);
     if (values.traceback) args.push('--traceback');

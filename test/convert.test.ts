@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../lib/index.js';
+import { onnxOpTypes } from '../lib/onnx-graph.js';
 import { FIXTURES, PYTHON, flat, golden, maxAbsDiff, parityPairs } from './helpers.js';
 
 const root = join(__dirname, '..');
 const FAMILIES = ['deberta-v3-tiny', 'modernbert-tiny', 'distilbert-tiny', 'mpnet-tiny', 'camembert-tiny', 'albert-tiny'] as const;
 let sources: Record<string, string>;
+const RELAXED_INT8 = '{"int8": {"spearman_min": 0.95, "top10_min": 0.7}}';
 
 function convert(source: string, out: string, ...extra: string[]) {
   return spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), 'convert', '--model', source, '--out', out, '--python', PYTHON, ...extra], {
@@ -46,7 +48,10 @@ print(json.dumps(out))
 describe('crossrank convert', () => {
   it('writes fp32, optimized, fp16 and int8 ONNX files, each checked; the fp32 one reproduces sentence-transformers', async () => {
     const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
-    const run = convert(sources['bert-tiny']!, out);
+    // bert-tiny's random weights leave near-ties in its lists, so the int8 rank bounds are relaxed
+    // for it (a trained model is judged at the defaults: bench/results/int8-study.md); the
+    // batch-independence bound stays at its default 1e-5.
+    const run = convert(sources['bert-tiny']!, out, '--bounds', RELAXED_INT8);
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8'));
     for (const name of ['fp32', 'optimized', 'fp16', 'int8']) {
@@ -54,6 +59,13 @@ describe('crossrank convert', () => {
       expect(existsSync(join(out, report.outputs[name].file)), name).toBe(true);
     }
     expect(run.stderr).toMatch(/fp16 +max\|diff\|/);
+    // int8 is per-token: batch-independent (measured by convert), no dynamic quantization operator.
+    expect(report.outputs.int8.batch_dependence).toBeLessThanOrEqual(1e-5);
+    expect(report.outputs.int8.bounds.batch_dependence).toBe(1e-5);
+    expect(report.int8_quantization.method).toMatch(/^per-token/);
+    const ops = await onnxOpTypes(join(out, 'onnx', 'model_quantized.onnx'));
+    expect(ops.get('com.microsoft.MatMulIntegerToFloat')).toBeGreaterThan(0);
+    expect([...ops.keys()].some((op) => /DynamicQuantize/.test(op))).toBe(false);
     // The staging folder is gone.
     expect(readdirSync(out).filter((f) => f.startsWith('.crossrank-convert-'))).toEqual([]);
 
@@ -98,7 +110,7 @@ describe('crossrank convert', () => {
 
   it('a refused variant: fp32 is written, the variant is not, and the exit status is 3 (not 1)', () => {
     const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
-    const run = convert(sources['bert-tiny']!, out, '--no-optimize', '--no-fp16', '--bounds', '{"int8": {"spearman": 1.5}}');
+    const run = convert(sources['bert-tiny']!, out, '--no-optimize', '--no-fp16', '--bounds', '{"int8": {"spearman_min": 1.5}}');
     expect(run.status).toBe(3);
     expect(run.stderr).toMatch(/int8 .*FAILED \(not written\)/);
     expect(run.stderr).toMatch(/refused \(not written\): int8/);
@@ -106,6 +118,26 @@ describe('crossrank convert', () => {
     expect(existsSync(join(out, 'onnx', 'model.onnx'))).toBe(true);
     expect(JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8')).refused).toEqual(['int8']);
   }, 300_000);
+
+  it('--int8 dynamic (the hub recipe) is refused for its batch dependence, measured, even with no rank bound', () => {
+    const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
+    const run = convert(sources['bert-tiny']!, out, '--no-optimize', '--no-fp16', '--int8', 'dynamic', '--bounds', '{"int8": {"spearman_min": 0, "top10_min": 0}}');
+    expect(run.status, run.stderr).toBe(3);
+    const report = JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8'));
+    expect(report.refused).toEqual(['int8']);
+    expect(report.outputs.int8.batch_dependence).toBeGreaterThan(1e-5);
+    expect(report.outputs.fp32.batch_dependence).toBe(0);
+    expect(report.int8_quantization.method).toMatch(/quantize_dynamic/);
+    expect(run.stderr).toMatch(/int8 .*batch dependence \d\.\de-0[1-4] +FAILED \(not written\)/);
+    expect(existsSync(join(out, 'onnx', 'model_quantized.onnx'))).toBe(false);
+  }, 300_000);
+
+  it('--int8 takes per-token or dynamic only', () => {
+    const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
+    const run = convert(sources['bert-tiny']!, out, '--int8', 'static');
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/--int8 must be per-token or dynamic, got "static"/);
+  });
 
   it('a model that cannot be converted: exit 1, one line instead of a traceback, nothing written', () => {
     const src = mkdtempSync(join(tmpdir(), 'crossrank-noweights-'));

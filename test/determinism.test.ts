@@ -20,16 +20,34 @@ const query = pairs[0]![0];
 const documents = pairs.map(([, d]) => d);
 const CALLS = 10;
 
-// quantize_dynamic with QInt8 weights: the recipe of `crossrank convert` and of the hub's
-// model_quantized.onnx / model_qint8_*.onnx. fp16 as lib/python/convert.py makes it.
+// model_quantized.onnx: quantize_dynamic with QInt8 weights, the recipe of the hub's
+// model_quantized.onnx / model_qint8_*.onnx (and of crossrank convert before per-token int8).
+// model_int8_per_token.onnx: what crossrank convert makes now (lib/python/quantize.py, calibrated
+// on convert's calibration set). fp16 as lib/python/convert.py makes it.
 const MAKE_VARIANTS = `
-import sys, onnx
+import sys, onnx, numpy as np
+sys.path.insert(0, sys.argv[3])
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from onnxruntime.transformers.float16 import convert_float_to_float16
+from tokenizers import Tokenizer
+from convert import calibration_set
+from quantize import quantize_per_token
 src, out = sys.argv[1], sys.argv[2]
 quantize_dynamic(src, out + "/onnx/model_quantized.onnx", weight_type=QuantType.QInt8)
 onnx.save(convert_float_to_float16(onnx.load(src), keep_io_types=True), out + "/onnx/model_fp16.onnx")
+tok = Tokenizer.from_file(out + "/tokenizer.json")
+tok.enable_truncation(max_length=128)
+tok.enable_padding(pad_id=0)
+feeds = []
+pairs = calibration_set(64)
+for i in range(0, len(pairs), 16):
+    encs = tok.encode_batch(pairs[i:i + 16])
+    feeds.append({"input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+                  "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
+                  "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64)})
+quantize_per_token(src, out + "/onnx/model_int8_per_token.onnx", calibration=feeds)
 `;
+const PER_TOKEN = 'onnx/model_int8_per_token.onnx';
 
 let dir: string;
 beforeAll(() => {
@@ -38,7 +56,10 @@ beforeAll(() => {
   for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.onnx']) {
     copyFileSync(join(modelDir('bert-tiny'), f), join(dir, f));
   }
-  execFileSync(PYTHON, ['-c', MAKE_VARIANTS, join(dir, 'model.onnx'), dir], { stdio: 'pipe', timeout: 120_000 });
+  execFileSync(PYTHON, ['-c', MAKE_VARIANTS, join(dir, 'model.onnx'), dir, join(__dirname, '..', 'lib', 'python')], {
+    stdio: 'pipe',
+    timeout: 120_000,
+  });
 }, 180_000);
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -49,8 +70,11 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 }
 
 /** Distinct score vectors and top-10 lists over CALLS identical calls, one model at a time. */
-async function repeatRuns(precision: 'int8' | 'fp16', tokenizerThreads?: number) {
-  const model = await CrossEncoder.load(dir, { precision, ...(tokenizerThreads === undefined ? {} : { tokenizerThreads }) });
+type Variant = 'int8' | 'fp16' | 'int8 per-token';
+const loadOptions = (variant: Variant) => (variant === 'int8 per-token' ? { modelFile: PER_TOKEN } : { precision: variant });
+
+async function repeatRuns(variant: Variant, tokenizerThreads?: number) {
+  const model = await CrossEncoder.load(dir, { ...loadOptions(variant), ...(tokenizerThreads === undefined ? {} : { tokenizerThreads }) });
   try {
     const scores: Float32Array[] = [];
     const lists: string[] = [];
@@ -66,7 +90,7 @@ async function repeatRuns(precision: 'int8' | 'fp16', tokenizerThreads?: number)
   }
 }
 
-describe.each(['int8', 'fp16'] as const)('%s: identical calls give identical results', (precision) => {
+describe.each(['int8', 'fp16', 'int8 per-token'] as const)('%s: identical calls give identical results', (precision) => {
   const seen: Float32Array[] = [];
 
   it.each([undefined, 1, 4])(`${CALLS} predict calls on 305 pairs are bit-identical, and rerank top-10 lists identical (tokenizerThreads %s)`, async (threads) => {
@@ -137,5 +161,51 @@ describe('batch dependence is reported', () => {
     const result = await batchDependence(bad);
     expect(result.batchDependent).toBe(false);
     expect(result.reason).toMatch(/^unknown: the graph could not be read/);
+  });
+});
+
+// Issue 17 point 3: the int8 file crossrank convert makes does not depend on its batch companions.
+describe('per-token int8 (crossrank convert): a score does not depend on the pairs batched with it', () => {
+  it('info.batchDependent is false, and the graph has no dynamic quantization operator', async () => {
+    const model = await CrossEncoder.load(dir, { modelFile: PER_TOKEN });
+    try {
+      expect(model.info.batchDependent).toBe(false);
+      const ops = await onnxOpTypes(join(dir, PER_TOKEN));
+      expect(ops.get('com.microsoft.MatMulIntegerToFloat')).toBeGreaterThan(0);
+      expect([...ops.keys()].some((op) => /DynamicQuantize/.test(op))).toBe(false);
+    } finally {
+      await model.close();
+    }
+  });
+
+  it('each pair alone, inside the full call, with batchSize 1 and 64, and beside a concurrent call: within 1e-5', async () => {
+    const model = await CrossEncoder.load(dir, { modelFile: PER_TOKEN });
+    const dynamic = await CrossEncoder.load(dir, { precision: 'int8' });
+    try {
+      const together = await model.predict(pairs);
+      const one = await model.predict(pairs, { batchSize: 1 });
+      const wide = await model.predict(pairs, { batchSize: 64 });
+      // A concurrent call of other pairs shares windows and batches with this one.
+      const others = pairs.map(([q, d]) => [d.slice(0, 40), q] as [string, string]);
+      const [shared] = await Promise.all([model.predict(pairs), model.predict(others)]);
+      let moved = 0;
+      let movedDynamic = 0;
+      const togetherDynamic = await dynamic.predict(pairs);
+      for (let i = 0; i < pairs.length; i++) {
+        moved = Math.max(moved, Math.abs(one[i]! - together[i]!), Math.abs(wide[i]! - together[i]!), Math.abs(shared[i]! - together[i]!));
+      }
+      for (let i = 0; i < pairs.length; i += 15) {
+        const [alone] = await model.predict([pairs[i]!]);
+        moved = Math.max(moved, Math.abs(alone! - together[i]!));
+        const [aloneDynamic] = await dynamic.predict([pairs[i]!]);
+        movedDynamic = Math.max(movedDynamic, Math.abs(aloneDynamic! - togetherDynamic[i]!));
+      }
+      expect(moved).toBeLessThanOrEqual(1e-5);
+      // The same probe on the hub-style dynamic file does move: the check can fail.
+      expect(movedDynamic).toBeGreaterThan(1e-5);
+    } finally {
+      await model.close();
+      await dynamic.close();
+    }
   });
 });

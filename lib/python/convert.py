@@ -9,7 +9,9 @@ Writes OUT_DIR/ with the folder's config and tokenizer files and
     onnx/model.onnx            fp32 export (torch.onnx, dynamic batch and sequence)
     onnx/model_optimized.onnx  ONNX Runtime's transformer optimiser: fused attention, LayerNorm, GELU
     onnx/model_fp16.onnx       fp16 weights and compute, fp32 inputs/outputs (for GPUs)
-    onnx/model_quantized.onnx  int8 dynamic quantization of the weights (for CPUs)
+    onnx/model_quantized.onnx  int8 (for CPUs): per-channel int8 weights and per-token dynamic int8
+                               activations (lib/python/quantize.py), so a pair's score does not depend
+                               on the pairs batched with it
     crossrank_convert.json     what was checked and measured
 Every output is made in a temporary folder inside OUT_DIR, run with ONNX Runtime on a parity set
 of realistic English pairs (Python's own reference documentation) tokenized by the folder's
@@ -17,7 +19,8 @@ tokenizer.json (what crossrank runs), compared with the source model in PyTorch 
 and moved into place only when it passed its bounds:
     fp32, optimized: max |logit difference| <= 1e-4 (optimized: 1e-3)
     fp16:            Spearman >= 0.999 and top-10 overlap >= 0.99
-    int8:            Spearman >= 0.98  and top-10 overlap >= 0.90
+    int8:            per query: Spearman >= 0.99 and top-10 overlap >= 0.95; and batch-independent:
+                     each probe pair scored alone and inside a batch of 32 within 1e-5
 The graph takes token_type_ids when the model embeds them (its forward has the argument and
 type_vocab_size >= 2: BERT, ELECTRA, ALBERT), whatever the transformers tokenizer class returns;
 the check feeds only the inputs the exported graph has (DeBERTa-v3's type_vocab_size 0 drops it).
@@ -48,7 +51,7 @@ BOUNDS = {
     "fp32": {"max_abs_diff": 1e-4},
     "optimized": {"max_abs_diff": 1e-3},
     "fp16": {"spearman": 0.999, "top10_overlap": 0.99},
-    "int8": {"spearman": 0.98, "top10_overlap": 0.90},
+    "int8": {"spearman_min": 0.99, "top10_min": 0.95, "batch_dependence": 1e-5},
 }
 COPY_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
               "config_sentence_transformers.json", "modules.json", "vocab.txt", "vocab.json", "merges.txt",
@@ -82,6 +85,16 @@ def parity_set(queries: int, docs: int) -> list[tuple[int, str, str]]:
     return out
 
 
+def calibration_set(n: int = 256) -> list[tuple[str, str]]:
+    """Realistic pairs for int8 calibration (SmoothQuant factors, symmetric or not), disjoint from
+    the parity set: other topics as queries, passages from the whole of pydoc_data.topics."""
+    full = parity_set(64, 16)
+    used = {q for _, q, _ in parity_set(16, 32)}
+    pairs = [(q, d) for _, q, d in full if q not in used]
+    step = max(1, len(pairs) // n)
+    return pairs[::step][:n]
+
+
 def spearman(a, b) -> float:
     import numpy as np
 
@@ -107,7 +120,19 @@ def top10_overlap(groups, a, b) -> float:
     return float(np.mean(overlaps))
 
 
-def compare(name, groups, ref, got) -> dict:
+def per_query(groups, a, b) -> tuple[float, float]:
+    """(min Spearman, min top-10 overlap) over the queries: the bound holds for every list."""
+    import numpy as np
+
+    sp, top = [], []
+    for g in sorted(set(groups)):
+        idx = [i for i, x in enumerate(groups) if x == g]
+        sp.append(spearman(np.asarray(a)[idx], np.asarray(b)[idx]))
+        top.append(top10_overlap([g] * len(idx), np.asarray(a)[idx], np.asarray(b)[idx]))
+    return min(sp), min(top)
+
+
+def compare(name, groups, ref, got, batch_dependence=None) -> dict:
     import numpy as np
 
     ref = np.asarray(ref).reshape(len(groups), -1)
@@ -118,9 +143,13 @@ def compare(name, groups, ref, got) -> dict:
         "spearman": spearman(first_ref, first_got),
         "top10_overlap": top10_overlap(groups, first_ref, first_got),
     }
+    res["spearman_min"], res["top10_min"] = per_query(groups, first_ref, first_got)
+    if batch_dependence is not None:
+        res["batch_dependence"] = batch_dependence
     bounds = BOUNDS[name]
     res["bounds"] = bounds
-    res["passed"] = all(res[k] <= v if k == "max_abs_diff" else res[k] >= v for k, v in bounds.items())
+    lower_is_better = ("max_abs_diff", "batch_dependence")
+    res["passed"] = all(k in res and (res[k] <= v if k in lower_is_better else res[k] >= v) for k, v in bounds.items())
     return res
 
 
@@ -144,6 +173,10 @@ def parse_args(argv=None):
     ap.add_argument("--no-optimize", action="store_true")
     ap.add_argument("--no-fp16", action="store_true")
     ap.add_argument("--no-int8", action="store_true")
+    ap.add_argument("--int8", choices=["per-token", "dynamic"], default="per-token",
+                    help="per-token: batch-independent (default); dynamic: onnxruntime's quantize_dynamic, as the "
+                         "hub's model_quantized.onnx, whose scores move with their batch (refused by the "
+                         "batch_dependence bound unless --bounds raises it)")
     ap.add_argument("--queries", type=int, default=16, help="parity set: queries")
     ap.add_argument("--docs", type=int, default=32, help="parity set: passages per query")
     ap.add_argument("--opset", type=int, default=17)
@@ -192,8 +225,11 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
     tok.enable_padding(pad_id=pad_id)
     encs = tok.encode_batch([(q, d) for _, q, d in pairs])
     input_names = token_inputs(model)
-    columns = {"input_ids": [e.ids for e in encs], "attention_mask": [e.attention_mask for e in encs],
-               "token_type_ids": [e.type_ids for e in encs]}
+    def columns_of(encodings):
+        return {"input_ids": [e.ids for e in encodings], "attention_mask": [e.attention_mask for e in encodings],
+                "token_type_ids": [e.type_ids for e in encodings]}
+
+    columns = columns_of(encs)
     feed_all = {k: np.asarray(columns[k], dtype=np.int64) for k in input_names}
     with torch.inference_mode():
         reference = torch.cat([model(**{k: torch.from_numpy(v[i:i + 32]) for k, v in feed_all.items()}).logits
@@ -213,7 +249,9 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
                       dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in input_names}, "logits": {0: "batch"}},
                       opset_version=args.opset, dynamo=False)
 
-    def run_onnx(path: Path) -> np.ndarray:
+    def run_onnx(path: Path) -> tuple[np.ndarray, float]:
+        """Logits of every parity pair (batches of 32), and the batch dependence: max |logit| moved
+        between 8 pairs scored each alone and inside their batch of 32 (padded to its longest)."""
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         graph_inputs = [i.name for i in sess.get_inputs()]  # an export may drop an input the model ignores
         unknown = [n for n in graph_inputs if n not in columns]
@@ -223,7 +261,14 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
         for i in range(0, len(pairs), 32):
             feed = {k: np.asarray(columns[k][i:i + 32], dtype=np.int64) for k in graph_inputs}
             outs.append(sess.run(["logits"], feed)[0])
-        return np.concatenate(outs).astype(np.float32)
+        logits = np.concatenate(outs).astype(np.float32)
+        moved = 0.0
+        for i in range(0, min(len(pairs), 32), 4):
+            n = int(sum(columns["attention_mask"][i]))  # alone: no padding
+            feed = {k: np.asarray([columns[k][i][:n]], dtype=np.int64) for k in graph_inputs}
+            alone = sess.run(["logits"], feed)[0].astype(np.float32)
+            moved = max(moved, float(np.max(np.abs(alone[0] - logits[i]))))
+        return logits, moved
 
     report = {"source": str(src), "parity_pairs": len(pairs), "model_type": config.model_type,
               "inputs": input_names, "outputs": {}}
@@ -234,12 +279,14 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
         os.replace(stage / rel, out / rel)
 
     def check(name: str, path: Path) -> bool:
-        res = compare(name, groups, reference, run_onnx(path))
+        logits, moved = run_onnx(path)
+        res = compare(name, groups, reference, logits, moved)
         res["file"] = str(path.relative_to(stage))
         report["outputs"][name] = res
         status = "ok" if res["passed"] else "FAILED (not written)"
-        print(f"{name:10s} max|diff| {res['max_abs_diff']:.2e}  spearman {res['spearman']:.5f}  "
-              f"top-10 overlap {res['top10_overlap']:.3f}  {status}", file=sys.stderr)
+        print(f"{name:10s} max|diff| {res['max_abs_diff']:.2e}  spearman {res['spearman']:.5f} "
+              f"(per query min {res['spearman_min']:.5f})  top-10 overlap {res['top10_overlap']:.3f} "
+              f"(min {res['top10_min']:.2f})  batch dependence {res['batch_dependence']:.1e}  {status}", file=sys.stderr)
         return bool(res["passed"])
 
     if not check("fp32", fp32):
@@ -281,9 +328,28 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
         variant("fp16", "onnx/model_fp16.onnx", fp16)
     if not args.no_int8:
         def int8(path: Path) -> None:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
+            if args.int8 == "dynamic":
+                from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8)
+                quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8)
+                report["int8_quantization"] = {"method": "onnxruntime.quantization.quantize_dynamic, QInt8 weights"}
+                return
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from quantize import quantize_per_token
+
+            cal = tok.encode_batch(calibration_set())
+            names = report["inputs"]
+            feeds = [{k: np.asarray(columns_of(cal[i:i + 16])[k], dtype=np.int64) for k in names}
+                     for i in range(0, len(cal), 16)]
+            # From the plain export, not model_optimized.onnx: measured on a fine-tuned MiniLM, the
+            # fused graph's int8 ran slower (1.24x fp32 against 1.40x) and ranked no better
+            # (bench/results/int8-study.md).
+            made = quantize_per_token(fp32, path, calibration=feeds)
+            report["int8_quantization"] = {
+                "method": "per-token dynamic int8 activations (symmetric), per-channel int8 weights, SmoothQuant",
+                "matmuls": made["matmuls"],
+                "groups": [{k: g[k] for k in ("matmuls", "alpha", "asymmetric", "calibration_error")} for g in made["groups"]],
+            }
         variant("int8", "onnx/model_quantized.onnx", int8)
 
     report["refused"] = refused

@@ -1,0 +1,262 @@
+"""Per-token dynamic int8: an int8 ONNX file whose scores do not depend on their batch companions.
+
+    quantize_per_token(fp32_path, out_path, calibration=feeds, smooth_alpha=0.5)
+
+Why not onnxruntime.quantization.quantize_dynamic: DynamicQuantizeLinear picks one activation scale
+per tensor, i.e. per batch, over every row including padding, so a pair's score moves with the
+pairs it is batched with (0.06-0.10 logits on a fine-tuned MiniLM, bench/results/int8-study.md).
+Static QDQ is batch-independent but its calibrated ranges lose the rankings.
+
+Here each weight MatMul Y = X @ W (X [batch, sequence, K] fp32, W a [K, N] initializer) becomes
+    s     = max(|X[b, t, :]|) / 127                  per token (row), [batch, sequence, 1]
+    q     = round(X / s) + 128                       uint8, scalar zero point 128 (MLAS's U8S8 path)
+    Y     = (q - 128) @ Wq * w_scale * s             com.microsoft.MatMulIntegerToFloat, then * s
+with Wq int8 symmetric per output channel (w_scale [N] = max(|W[:, n]|) / 127). Every scale comes
+from the token's own row and the integer product is exact, so a row's result depends on that row
+only: the same token gives the same bits alone or inside any batch, with any padding.
+This is "vector-wise" quantization (LLM.int8(), Dettmers et al. 2022: per-row activation scales,
+per-column weight scales).
+
+smooth_alpha (SmoothQuant, Xiao et al. 2023): BERT's residual stream has a few outlier channels that
+would set every token's scale. A calibration pass measures each input channel's max |X[:, :, k]|;
+X is divided by sm[k] = amax_x[k]^a / amax_w[k]^(1-a) and W's row k multiplied by it, which is the
+same product in exact arithmetic and moves the outliers into the (per-channel) weights. The
+smoothing factors are constants, so they add no batch dependence.
+
+MatMuls that share an input (attention's Q, K, V) share one quantization of it. The attention
+products (Q.K^T, P.V: no weight) and Gemm heads stay fp32.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+
+def weight_matmuls(model, exclude=()) -> "OrderedDict[str, list]":
+    """{activation input name: [MatMul nodes]} for MatMuls whose B is a 2-D fp32 initializer."""
+    from onnx import TensorProto
+
+    inits = {i.name: i for i in model.graph.initializer}
+    groups: "OrderedDict[str, list]" = OrderedDict()
+    for node in model.graph.node:
+        if node.op_type != "MatMul" or node.name in exclude:
+            continue
+        w = inits.get(node.input[1])
+        if w is None or len(w.dims) != 2 or w.data_type != TensorProto.FLOAT:
+            continue
+        groups.setdefault(node.input[0], []).append(node)
+    return groups
+
+
+def calibrate(fp32_path: Path, feeds, names, rows=2048, seed=0) -> dict:
+    """{activation name: (amax [K], sample [rows, K])}: each input channel's max |X[..., k]| over the
+    calibration batches' real tokens (padding masked out), and a seeded sample of those tokens' rows."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(fp32_path))
+    have = {o.name for o in model.graph.output}
+    for n in names:
+        if n not in have:
+            model.graph.output.append(onnx.helper.make_empty_tensor_value_info(n))
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every named tensor
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    amax: dict = {}
+    chunks: dict = {n: [] for n in names}
+    for feed in feeds:
+        mask = feed["attention_mask"].astype(bool)
+        outs = sess.run(list(names), feed)
+        for n, x in zip(names, outs):
+            x = x[mask] if x.ndim == 3 and x.shape[:2] == mask.shape else x.reshape(-1, x.shape[-1])
+            m = np.abs(x).max(axis=0)
+            amax[n] = np.maximum(amax[n], m) if n in amax else m
+            chunks[n].append(x)
+    rnd = np.random.default_rng(seed)
+    out = {}
+    for n in names:
+        x = np.concatenate(chunks[n])
+        out[n] = (amax[n], x[rnd.choice(len(x), size=min(rows, len(x)), replace=False)])
+    return out
+
+
+def fake_weight(w: np.ndarray) -> np.ndarray:
+    """W after int8 symmetric per-output-channel quantization, dequantized (what the graph computes)."""
+    scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
+    return np.clip(np.round(w / scale), -127, 127) * scale
+
+
+def fake_tokens(x: np.ndarray, asymmetric: bool) -> np.ndarray:
+    """X after per-row int8 quantization, dequantized: symmetric (scale max|x| / 127) or
+    asymmetric (uint8 over [min, max] of the row, 255 steps)."""
+    if asymmetric:
+        lo, hi = x.min(axis=-1, keepdims=True), x.max(axis=-1, keepdims=True)
+        scale = np.maximum(hi - lo, 1e-30) / 255.0
+        return lo + np.round((x - lo) / scale) * scale
+    scale = np.maximum(np.abs(x).max(axis=-1, keepdims=True), 1e-30) / 127.0
+    return np.round(x / scale) * scale
+
+
+def smoothing(amax_x, weights, alpha):
+    """SmoothQuant's per-input-channel factors sm[k] = amax_x[k]^a / amax_w[k]^(1-a) (None: all 1)."""
+    if alpha is None:
+        return np.ones_like(amax_x, dtype=np.float32)
+    w_amax = np.max(np.stack([np.abs(w).max(axis=1) for w in weights]), axis=0)  # [K]
+    sm = np.power(np.maximum(amax_x, 1e-5), alpha) / np.power(np.maximum(w_amax, 1e-5), 1 - alpha)
+    return np.clip(sm, 1e-5, 1e5).astype(np.float32)
+
+
+def output_error(x, weights, sm, asymmetric) -> float:
+    """Relative squared error of the group's outputs, sum ||X W - q(X / sm) q(sm W)||^2 / ||X W||^2."""
+    xq = fake_tokens(x / sm, asymmetric)
+    num = den = 0.0
+    for w in weights:
+        ref = x @ w
+        num += float(((ref - xq @ fake_weight(w * sm[:, None])) ** 2).sum())
+        den += float((ref ** 2).sum())
+    return num / max(den, 1e-30)
+
+
+ALPHAS = (None, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="auto", asymmetric=False,
+                       exclude=()) -> dict:
+    """Write the per-token int8 form of fp32_path to out_path; returns what was chosen per group.
+
+    calibration: ONNX feeds (dicts of int64 arrays with attention_mask) of realistic pairs, needed
+    unless smooth_alpha is None and asymmetric is False. smooth_alpha: a float, None (no
+    smoothing) or "auto": per group, the alpha of ALPHAS with the lowest output error on the
+    calibration tokens (SmoothQuant's alpha search). asymmetric: False (default), True or "auto"
+    (per group, whichever has the lower output error). Asymmetric rows (uint8 over [min, max])
+    halve the error on one-sided inputs such as GELU's, but cost a subtraction pass and an offset
+    per output: measured on a fine-tuned MiniLM, 1.22x fp32 speed against 1.40x, for no better
+    worst-list Spearman (bench/results/int8-study.md).
+    exclude: MatMul node names kept fp32.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    model = onnx.load(str(fp32_path))
+    graph = model.graph
+    groups = weight_matmuls(model, exclude)
+    if not groups:
+        raise ValueError("no MatMul with a 2-D fp32 weight initializer to quantize")
+    inits = {i.name: i for i in graph.initializer}
+    needs_calibration = smooth_alpha is not None or asymmetric == "auto"
+    if needs_calibration and calibration is None:
+        raise ValueError("smoothing and the asymmetric search need calibration feeds")
+    stats = calibrate(fp32_path, calibration, list(groups)) if needs_calibration else {}
+
+    def const(name, array):
+        graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
+    axes_name = const("crossrank_q/axes", np.array([-1], dtype=np.int64)) if opset >= 18 else None
+
+    def reduce(op, src, out, name):
+        # opset 18 moved ReduceMax/ReduceMin's axes from an attribute to an input
+        if opset >= 18:
+            return helper.make_node(op, [src, axes_name], [out], name=name, keepdims=1)
+        return helper.make_node(op, [src], [out], name=name, axes=[-1], keepdims=1)
+
+    shared: dict = {}
+
+    def shared_const(name, array):
+        """One initializer per constant, added the first time a group uses it."""
+        if name not in shared:
+            shared[name] = const(f"crossrank_q/{name}", array)
+        return shared[name]
+
+    one = shared_const("one", np.array(1.0, dtype=np.float32))
+    tiny = shared_const("tiny", np.array(1e-30, dtype=np.float32))
+    new_nodes: dict = {}  # id(old MatMul) -> replacement nodes
+    drop_inits = set()
+    chosen = []
+    for gi, (x, nodes) in enumerate(groups.items()):
+        p = f"crossrank_q/g{gi}"
+        weights = [numpy_helper.to_array(inits[n.input[1]]).astype(np.float32) for n in nodes]
+        alphas = ALPHAS if smooth_alpha == "auto" else (smooth_alpha,)
+        asyms = (False, True) if asymmetric == "auto" else (bool(asymmetric),)
+        if len(alphas) * len(asyms) > 1:
+            amax, sample = stats[x]
+            err, alpha, asym = min((output_error(sample, weights, smoothing(amax, weights, a), s), i, s)
+                                   for i, a in enumerate(alphas) for s in asyms)
+            alpha = alphas[alpha]
+        else:
+            alpha, asym, err = alphas[0], asyms[0], None
+        sm = smoothing(stats[x][0], weights, alpha) if alpha is not None else None
+        chosen.append({"input": x, "matmuls": [n.name for n in nodes], "alpha": alpha, "asymmetric": asym,
+                       "calibration_error": err})
+        pre = []
+        src = x
+        if sm is not None:
+            weights = [w * sm[:, None] for w in weights]
+            pre.append(helper.make_node("Mul", [x, const(f"{p}/inv_smooth", (1.0 / sm).astype(np.float32))],
+                                        [f"{p}/smoothed"], name=f"{p}/Smooth"))
+            src = f"{p}/smoothed"
+        pre += [reduce("ReduceMax", src, f"{p}/max", f"{p}/ReduceMax"),
+                reduce("ReduceMin", src, f"{p}/min", f"{p}/ReduceMin")]
+        if asym:
+            # x = min + scale * q, q in [0, 255]:  X @ W = scale * (q @ W) + min * colsum(W)
+            pre += [
+                helper.make_node("Sub", [f"{p}/max", f"{p}/min"], [f"{p}/range"], name=f"{p}/Range"),
+                helper.make_node("Max", [f"{p}/range", tiny], [f"{p}/range1"], name=f"{p}/RangeFloor"),
+                helper.make_node("Mul", [f"{p}/range1", shared_const("inv255", np.array(1 / 255, dtype=np.float32))],
+                                 [f"{p}/scale"], name=f"{p}/Scale"),
+                helper.make_node("Sub", [src, f"{p}/min"], [f"{p}/shifted"], name=f"{p}/Shift"),
+                helper.make_node("Div", [f"{p}/shifted", f"{p}/scale"], [f"{p}/scaled"], name=f"{p}/Div"),
+            ]
+            zp = shared_const("zero_point_0", np.array(0, dtype=np.uint8))
+            pre.append(helper.make_node("QuantizeLinear", [f"{p}/scaled", one, zp], [f"{p}/q"], name=f"{p}/Quantize"))
+        else:
+            pre += [
+                helper.make_node("Neg", [f"{p}/min"], [f"{p}/negmin"], name=f"{p}/Neg"),
+                helper.make_node("Max", [f"{p}/max", f"{p}/negmin", tiny], [f"{p}/amax"], name=f"{p}/Amax"),
+                helper.make_node("Mul", [f"{p}/amax", shared_const("inv127", np.array(1 / 127, dtype=np.float32))],
+                                 [f"{p}/scale"], name=f"{p}/Scale"),
+                helper.make_node("Div", [src, f"{p}/scale"], [f"{p}/scaled"], name=f"{p}/Div"),
+            ]
+            # uint8 with zero point 128 holds round(x / scale) in [-127, 127]: MLAS's U8S8 kernels
+            zp = shared_const("zero_point_128", np.array(128, dtype=np.uint8))
+            pre.append(helper.make_node("QuantizeLinear", [f"{p}/scaled", one, zp], [f"{p}/q"], name=f"{p}/Quantize"))
+        for j, (node, w) in enumerate(zip(nodes, weights)):
+            w_scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0  # [N]
+            wq = np.clip(np.round(w / w_scale), -127, 127).astype(np.int8)
+            wq_name = const(f"{p}/w{j}_int8", wq)
+            ws_name = const(f"{p}/w{j}_scale", w_scale.astype(np.float32))
+            drop_inits.add(node.input[1])
+            y = f"{p}/y{j}"
+            repl = [helper.make_node("MatMulIntegerToFloat", [f"{p}/q", wq_name, one, ws_name, zp], [y],
+                                     name=f"{p}/MatMulIntegerToFloat{j}", domain="com.microsoft")]
+            if asym:
+                colsum = (wq.astype(np.float64).sum(axis=0) * w_scale).astype(np.float32)  # [N]
+                repl += [
+                    helper.make_node("Mul", [y, f"{p}/scale"], [f"{p}/ys{j}"], name=f"{p}/RowScale{j}"),
+                    helper.make_node("Mul", [f"{p}/min", const(f"{p}/w{j}_colsum", colsum)], [f"{p}/shift{j}"],
+                                     name=f"{p}/Offset{j}"),
+                    helper.make_node("Add", [f"{p}/ys{j}", f"{p}/shift{j}"], [node.output[0]], name=f"{p}/AddOffset{j}"),
+                ]
+            else:
+                repl.append(helper.make_node("Mul", [y, f"{p}/scale"], [node.output[0]], name=f"{p}/RowScale{j}"))
+            new_nodes[id(node)] = (pre if j == 0 else []) + repl
+    out_nodes = []
+    for node in graph.node:
+        out_nodes.extend(new_nodes.get(id(node), [node]))
+    del graph.node[:]
+    graph.node.extend(out_nodes)
+    still_used = {i for n in graph.node for i in n.input}
+    keep = [i for i in graph.initializer if i.name not in drop_inits or i.name in still_used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.checker.check_model(model)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(out_path))
+    return {"matmuls": sum(len(n) for n in groups.values()), "groups": chosen, "excluded": list(exclude)}
