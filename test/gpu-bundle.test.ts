@@ -27,7 +27,8 @@ describe('GPU bundle (CPU-provider proof)', () => {
     expect(unpack.status, unpack.stderr).toBe(0);
     expect(unpack.stdout).toMatch(/crossrank-gpu\.tar\.xz: OK/);
     const bundle = join(out, 'crossrank-gpu');
-    expect(readdirSync(bundle).sort()).toEqual(['bench', 'dist', 'node_modules', 'package.json', 'run.sh']);
+    expect(readdirSync(bundle).sort()).toEqual(['bench', 'dist', 'lib', 'node_modules', 'package.json', 'run.sh']);
+    expect(readdirSync(join(bundle, 'lib', 'python')).sort()).toEqual(['convert.py', 'quantize.py']);
     // What dist/ imports at run time (the hub client, fastify, ...), as npm lays it out.
     for (const { path } of runtimeDependencies(root)) expect(existsSync(join(bundle, path, 'package.json')), path).toBe(true);
 

@@ -69,6 +69,9 @@ writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: 'crossrank-gpu
 for (const f of ['models.py', 'lib/pairs.mjs', 'lib/protocol.mjs', 'lib/report.mjs', 'lib/stats.mjs', 'peers/crossrank_peer.mjs', 'peers/python_peers.py', 'gpu/run.mjs', 'gpu/parity.mjs', 'gpu/fp16.py', 'eval_speed.mjs']) {
   cpSync(join(root, 'bench', f), join(stage, 'bench', f));
 }
+// bench/models.py makes each model's int8 file as `crossrank convert` does (its calibration set and
+// lib/python/quantize.py).
+for (const f of ['convert.py', 'quantize.py']) cpSync(join(root, 'lib', 'python', f), join(stage, 'lib', 'python', f));
 const tokenizer = join(root, 'test', 'fixtures', 'models', 'bert-tiny');
 for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(tokenizer, f), join(stage, 'bench', 'gpu', 'tokenizer', f));
 

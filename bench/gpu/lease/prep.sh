@@ -8,8 +8,10 @@ set -u
 PY=${PYTHON:-python3}
 L=${LEASE_DIR:-/tmp/cr}   # lives as long as the machine
 R=$(pwd)
-mkdir -p $L/src/bench/gpu
+mkdir -p $L/src/bench/gpu $L/src/lib/python
 cp "$R/bench/models.py" $L/src/bench/ && cp "$R/bench/gpu/fp16.py" $L/src/bench/gpu/ && cp -r "$R/test/fixtures/models/bert-tiny" $L/src/
+# models.py makes the int8 file as crossrank convert does
+cp "$R/lib/python/convert.py" "$R/lib/python/quantize.py" $L/src/lib/python/
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || echo "no nvidia-smi"
 "$PY" -c "import torch, transformers, sentence_transformers, onnxruntime; print(torch.__version__, transformers.__version__, sentence_transformers.__version__, onnxruntime.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())"
 if ls $L/*.whl >/dev/null 2>&1; then
