@@ -2,7 +2,7 @@
 // them in .venv). The sources are the fixture models rebuilt in PyTorch from their seeds: bert-tiny
 // (test/fixtures/generate.py) and every family of test/fixtures/generate_families.py.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -110,14 +110,37 @@ describe('crossrank convert', () => {
 
   it('a refused variant: fp32 is written, the variant is not, and the exit status is 3 (not 1)', () => {
     const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
+    // Files an earlier conversion left: this run writes neither, so neither may stay to be loaded.
+    mkdirSync(join(out, 'onnx'));
+    writeFileSync(join(out, 'onnx', 'model_quantized.onnx'), 'stale');
+    writeFileSync(join(out, 'onnx', 'model_fp16.onnx'), 'stale');
     const run = convert(sources['bert-tiny']!, out, '--no-optimize', '--no-fp16', '--bounds', '{"int8": {"spearman_min": 1.5}}');
     expect(run.status).toBe(3);
-    expect(run.stderr).toMatch(/int8 .*FAILED \(not written\)/);
+    expect(run.stderr).toMatch(/int8 .*FAILED \(not written\): spearman_min 0\.\d+ < 1\.5/);
+    expect(run.stderr).toMatch(/removed onnx\/model_fp16\.onnx left by an earlier conversion/);
+    expect(existsSync(join(out, 'onnx', 'model_fp16.onnx'))).toBe(false);
     expect(run.stderr).toMatch(/refused \(not written\): int8/);
     expect(existsSync(join(out, 'onnx', 'model_quantized.onnx'))).toBe(false);
     expect(existsSync(join(out, 'onnx', 'model.onnx'))).toBe(true);
-    expect(JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8')).refused).toEqual(['int8']);
+    const report = JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8'));
+    expect(report.refused).toEqual(['int8']);
+    expect(report.outputs.int8.failed).toContainEqual(expect.stringMatching(/^spearman_min 0\.\d+ < 1\.5$/));
   }, 300_000);
+
+  it.each([
+    ['{"int8": {"top10_minimum": 0.5}}', /--bounds: int8: no figure 'top10_minimum'; figures: .*top10_min/],
+    ['{"int9": {"spearman_min": 0.5}}', /--bounds: no output 'int9'; outputs: fp32, optimized, fp16, int8/],
+    ['{"int8": 0.5}', /--bounds: int8: not an object of bounds/],
+    ['{"int8": {"spearman_min": "high"}}', /--bounds: int8\.spearman_min: 'high' is not a number/],
+    ['{int8', /--bounds: Expecting property name/],
+  ])('--bounds %s is a usage error (exit 2), before anything is converted', (bounds, message) => {
+    const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
+    const run = convert(sources['bert-tiny']!, out, '--bounds', bounds);
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).not.toMatch(/Traceback/);
+    expect(readdirSync(out)).toEqual([]);
+  });
 
   it('--int8 dynamic (the hub recipe) is refused for its batch dependence, measured, even with no rank bound', () => {
     const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));

@@ -57,6 +57,9 @@ COPY_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "special
               "config_sentence_transformers.json", "modules.json", "vocab.txt", "vocab.json", "merges.txt",
               "added_tokens.json", "sentencepiece.bpe.model", "spm.model", "spiece.model"]
 EXIT_OK, EXIT_NOT_CONVERTED, EXIT_USAGE, EXIT_VARIANT_REFUSED = 0, 1, 2, 3
+VARIANT_FILES = ("onnx/model_optimized.onnx", "onnx/model_fp16.onnx", "onnx/model_quantized.onnx")
+# Figures compare() measures, which --bounds may name.
+MEASURES = ("max_abs_diff", "spearman", "top10_overlap", "spearman_min", "top10_min", "batch_dependence")
 
 
 class NotConverted(Exception):
@@ -149,7 +152,9 @@ def compare(name, groups, ref, got, batch_dependence=None) -> dict:
     bounds = BOUNDS[name]
     res["bounds"] = bounds
     lower_is_better = ("max_abs_diff", "batch_dependence")
-    res["passed"] = all(k in res and (res[k] <= v if k in lower_is_better else res[k] >= v) for k, v in bounds.items())
+    res["failed"] = [f"{k} {res[k]:.5g} {'>' if k in lower_is_better else '<'} {v:g}" for k, v in bounds.items()
+                     if not (res[k] <= v if k in lower_is_better else res[k] >= v)]
+    res["passed"] = not res["failed"]
     return res
 
 
@@ -180,7 +185,7 @@ def parse_args(argv=None):
     ap.add_argument("--queries", type=int, default=16, help="parity set: queries")
     ap.add_argument("--docs", type=int, default=32, help="parity set: passages per query")
     ap.add_argument("--opset", type=int, default=17)
-    ap.add_argument("--bounds", default="", help='JSON overriding bounds, e.g. \'{"int8": {"spearman": 0.99}}\'')
+    ap.add_argument("--bounds", default="", help='JSON overriding bounds, e.g. \'{"int8": {"spearman_min": 0.98, "top10_min": 0.8}}\'')
     ap.add_argument("--traceback", action="store_true", help="print Python's traceback when conversion fails")
     return ap.parse_args(argv)
 
@@ -283,7 +288,7 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
         res = compare(name, groups, reference, logits, moved)
         res["file"] = str(path.relative_to(stage))
         report["outputs"][name] = res
-        status = "ok" if res["passed"] else "FAILED (not written)"
+        status = "ok" if res["passed"] else f"FAILED (not written): {', '.join(res['failed'])}"
         print(f"{name:10s} max|diff| {res['max_abs_diff']:.2e}  spearman {res['spearman']:.5f} "
               f"(per query min {res['spearman_min']:.5f})  top-10 overlap {res['top10_overlap']:.3f} "
               f"(min {res['top10_min']:.2f})  batch dependence {res['batch_dependence']:.1e}  {status}", file=sys.stderr)
@@ -352,6 +357,14 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
             }
         variant("int8", "onnx/model_quantized.onnx", int8)
 
+    # A variant file this run did not write (refused, or --no-*) is an earlier conversion's: it
+    # would load under precision 'int8'/'fp16' while crossrank_convert.json says otherwise.
+    written = {o.get("file") for o in report["outputs"].values() if o.get("passed")}
+    for rel in VARIANT_FILES:
+        if rel not in written and (out / rel).exists():
+            (out / rel).unlink()
+            print(f"crossrank convert: removed {rel} left by an earlier conversion (not made by this one)",
+                  file=sys.stderr)
     report["refused"] = refused
     (out / "crossrank_convert.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     if refused:
@@ -364,8 +377,24 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    for name, override in (json.loads(args.bounds) if args.bounds else {}).items():
-        BOUNDS[name] = {**BOUNDS[name], **override}
+    try:
+        overrides = json.loads(args.bounds) if args.bounds else {}
+        if not isinstance(overrides, dict):
+            raise ValueError("not a JSON object")
+        for name, override in overrides.items():
+            if name not in BOUNDS:
+                raise ValueError(f"no output {name!r}; outputs: {', '.join(BOUNDS)}")
+            if not isinstance(override, dict):
+                raise ValueError(f"{name}: not an object of bounds")
+            for key, value in override.items():
+                if key not in MEASURES:
+                    raise ValueError(f"{name}: no figure {key!r}; figures: {', '.join(MEASURES)}")
+                if not isinstance(value, (int, float)) or isinstance(value, bool):
+                    raise ValueError(f"{name}.{key}: {value!r} is not a number")
+            BOUNDS[name] = {**BOUNDS[name], **override}
+    except ValueError as error:  # json.JSONDecodeError is a ValueError
+        print(f"crossrank convert: --bounds: {error}", file=sys.stderr)
+        return EXIT_USAGE
     src, out = Path(args.model), Path(args.out)
     if not (src / "config.json").exists():
         print(f"crossrank convert: {src} has no config.json (not a Hugging Face model folder)", file=sys.stderr)

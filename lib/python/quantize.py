@@ -1,6 +1,6 @@
 """Per-token dynamic int8: an int8 ONNX file whose scores do not depend on their batch companions.
 
-    quantize_per_token(fp32_path, out_path, calibration=feeds, smooth_alpha=0.5)
+    quantize_per_token(fp32_path, out_path, calibration=feeds)    # SmoothQuant alpha picked per group
 
 Why not onnxruntime.quantization.quantize_dynamic: DynamicQuantizeLinear picks one activation scale
 per tensor, i.e. per batch, over every row including padding, so a pair's score moves with the
@@ -65,11 +65,12 @@ def calibrate(fp32_path: Path, feeds, names, rows=2048, seed=0) -> dict:
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every named tensor
     sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    inputs = {i.name for i in sess.get_inputs()}
     amax: dict = {}
     chunks: dict = {n: [] for n in names}
     for feed in feeds:
-        mask = feed["attention_mask"].astype(bool)
-        outs = sess.run(list(names), feed)
+        mask = feed["attention_mask"].astype(bool)  # which rows are real tokens, fed or not
+        outs = sess.run(list(names), {k: v for k, v in feed.items() if k in inputs})
         for n, x in zip(names, outs):
             x = x[mask] if x.ndim == 3 and x.shape[:2] == mask.shape else x.reshape(-1, x.shape[-1])
             m = np.abs(x).max(axis=0)
@@ -150,6 +151,10 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
     needs_calibration = smooth_alpha is not None or asymmetric == "auto"
     if needs_calibration and calibration is None:
         raise ValueError("smoothing and the asymmetric search need calibration feeds")
+    if needs_calibration:
+        calibration = list(calibration)
+        if not calibration or any("attention_mask" not in feed for feed in calibration):
+            raise ValueError("calibration needs at least one feed, each with attention_mask (padding is left out)")
     stats = calibrate(fp32_path, calibration, list(groups)) if needs_calibration else {}
 
     def const(name, array):
@@ -157,6 +162,8 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
         return name
 
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
+    if opset < 13:  # per-axis QuantizeLinear
+        raise ValueError(f"the graph's opset is {opset}; per-token int8 needs opset 13 or later")
     axes_name = const("crossrank_q/axes", np.array([-1], dtype=np.int64)) if opset >= 18 else None
 
     def reduce(op, src, out, name):
