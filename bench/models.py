@@ -111,22 +111,16 @@ INT8_METHOD = "per-token (lib/python/quantize.py)"
 
 def quantize(folder: Path) -> None:
     """onnx/model_quantized.onnx as `crossrank convert` makes it: from the plain export, before fusion."""
-    import numpy as np
     from tokenizers import Tokenizer
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib" / "python"))
     from convert import calibration_set
-    from quantize import quantize_per_token
+    from quantize import quantize_per_token, token_feeds
 
     tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tok.enable_truncation(max_length=512)
     tok.enable_padding(pad_id=0)
-    pairs = calibration_set()
-    feeds = []
-    for i in range(0, len(pairs), 16):
-        encs = tok.encode_batch(pairs[i:i + 16])
-        feeds.append({k: np.array([getattr(e, a) for e in encs], dtype=np.int64)
-                      for k, a in (("input_ids", "ids"), ("attention_mask", "attention_mask"), ("token_type_ids", "type_ids"))})
+    feeds = token_feeds(tok, calibration_set())
     quantize_per_token(folder / "onnx" / "model.onnx", folder / "onnx" / "model_quantized.onnx", calibration=feeds)
     (folder / "onnx" / "model_quantized.json").write_text(json.dumps({"method": INT8_METHOD}))
 

@@ -25,26 +25,20 @@ const CALLS = 10;
 // model_int8_per_token.onnx: what crossrank convert makes now (lib/python/quantize.py, calibrated
 // on convert's calibration set). fp16 as lib/python/convert.py makes it.
 const MAKE_VARIANTS = `
-import sys, onnx, numpy as np
+import sys, onnx
 sys.path.insert(0, sys.argv[3])
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from onnxruntime.transformers.float16 import convert_float_to_float16
 from tokenizers import Tokenizer
 from convert import calibration_set
-from quantize import quantize_per_token
+from quantize import quantize_per_token, token_feeds
 src, out = sys.argv[1], sys.argv[2]
 quantize_dynamic(src, out + "/onnx/model_quantized.onnx", weight_type=QuantType.QInt8)
 onnx.save(convert_float_to_float16(onnx.load(src), keep_io_types=True), out + "/onnx/model_fp16.onnx")
 tok = Tokenizer.from_file(out + "/tokenizer.json")
 tok.enable_truncation(max_length=128)
 tok.enable_padding(pad_id=0)
-feeds = []
-pairs = calibration_set(64)
-for i in range(0, len(pairs), 16):
-    encs = tok.encode_batch(pairs[i:i + 16])
-    feeds.append({"input_ids": np.array([e.ids for e in encs], dtype=np.int64),
-                  "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
-                  "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64)})
+feeds = token_feeds(tok, calibration_set(64))
 quantize_per_token(src, out + "/onnx/model_int8_per_token.onnx", calibration=feeds)
 `;
 const PER_TOKEN = 'onnx/model_int8_per_token.onnx';

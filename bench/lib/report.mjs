@@ -116,7 +116,7 @@ function targets(result) {
       }
     }
   }
-  const study = int8Study(result);
+  const study = result.int8Study;
   const quality = study?.variants?.[CONVERT_INT8];
   for (const model of ['minilm-l6', 'tinybert-l2']) {
     const int8 = get(model, 'throughput', 'crossrank-int8');
@@ -135,11 +135,6 @@ function targets(result) {
   return `| target | measured | goal | status |\n| --- | ---: | ---: | --- |\n${lines.join('\n')}\n`;
 }
 
-/** bench/results/int8-study.json (bench/int8_study.py), kept with the run it was read for. */
-function int8Study(result) {
-  return result.int8Study ?? null;
-}
-
 function int8Section(result) {
   const get = (model, workload, system) => result.runs.find((r) => r.model === model && r.workload === workload && r.system === system)?.per_second;
   const rows = result.runs.filter((r) => r.system === 'crossrank-int8' && (r.workload === 'rerank' || r.workload === 'throughput'));
@@ -153,7 +148,7 @@ function int8Section(result) {
     const x = (v) => (v ? `${(own / v).toFixed(2)}x` : '–');
     md += `| ${r.model} | ${r.workload} | ${fmt(own)} | ${cols.map((v) => fmt(v)).join(' | ')} | ${x(cols[3])} | ${x(cols[2])} | ${x(cols[0])} | ${x(cols[1])} |\n`;
   }
-  const study = int8Study(result);
+  const study = result.int8Study;
   if (!study) return `${md}\nQuality: bench/results/int8-study.json not found (run bench/int8_study.py).\n\n`;
   const t = study.train;
   md += `\n### What int8 costs in quality (bench/int8_study.py, ${study.date})\n\n`;

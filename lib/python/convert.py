@@ -230,11 +230,8 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
     tok.enable_padding(pad_id=pad_id)
     encs = tok.encode_batch([(q, d) for _, q, d in pairs])
     input_names = token_inputs(model)
-    def columns_of(encodings):
-        return {"input_ids": [e.ids for e in encodings], "attention_mask": [e.attention_mask for e in encodings],
-                "token_type_ids": [e.type_ids for e in encodings]}
-
-    columns = columns_of(encs)
+    columns = {"input_ids": [e.ids for e in encs], "attention_mask": [e.attention_mask for e in encs],
+               "token_type_ids": [e.type_ids for e in encs]}
     feed_all = {k: np.asarray(columns[k], dtype=np.int64) for k in input_names}
     with torch.inference_mode():
         reference = torch.cat([model(**{k: torch.from_numpy(v[i:i + 32]) for k, v in feed_all.items()}).logits
@@ -340,12 +337,9 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
                 report["int8_quantization"] = {"method": "onnxruntime.quantization.quantize_dynamic, QInt8 weights"}
                 return
             sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from quantize import quantize_per_token
+            from quantize import quantize_per_token, token_feeds
 
-            cal = tok.encode_batch(calibration_set())
-            names = report["inputs"]
-            feeds = [{k: np.asarray(columns_of(cal[i:i + 16])[k], dtype=np.int64) for k in names}
-                     for i in range(0, len(cal), 16)]
+            feeds = token_feeds(tok, calibration_set(), report["inputs"])
             # From the plain export, not model_optimized.onnx: measured on a fine-tuned MiniLM, the
             # fused graph's int8 ran slower (1.24x fp32 against 1.40x) and ranked no better
             # (bench/results/int8-study.md).

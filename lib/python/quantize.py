@@ -35,6 +35,17 @@ from pathlib import Path
 import numpy as np
 
 
+def token_feeds(tokenizer, pairs, inputs=("input_ids", "attention_mask", "token_type_ids"), batch=16) -> list[dict]:
+    """ONNX feeds for `pairs` (query, passage), `batch` pairs each: {input: int64 [batch, sequence]}.
+    tokenizer: a tokenizers.Tokenizer with padding (and truncation) enabled, as crossrank runs it."""
+    field = {"input_ids": "ids", "attention_mask": "attention_mask", "token_type_ids": "type_ids"}
+    feeds = []
+    for i in range(0, len(pairs), batch):
+        encs = tokenizer.encode_batch(list(pairs[i:i + batch]))
+        feeds.append({k: np.asarray([getattr(e, field[k]) for e in encs], dtype=np.int64) for k in inputs})
+    return feeds
+
+
 def weight_matmuls(model, exclude=()) -> "OrderedDict[str, list]":
     """{activation input name: [MatMul nodes]} for MatMuls whose B is a 2-D fp32 initializer."""
     from onnx import TensorProto
