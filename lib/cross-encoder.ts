@@ -5,9 +5,9 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { CrossrankError, fromNative } from './errors.js';
 import { type DownloadProgress, type HubModel, resolveHubModel } from './hub/resolve.js';
 import { parseModelRef } from './hub/settings.js';
-import { type Activation, readModelFolder } from './model-folder.js';
+import { type Activation, readModelFolder } from './model/folder.js';
 import { type NativeModel, addonSource, cudaProviderPath, describeAddon, native } from './native.js';
-import { batchDependence } from './onnx-graph.js';
+import { batchDependence } from './model/onnx-graph.js';
 import { type IntOption, bindOptionTable, range } from './options.js';
 import {
   checkKeys,

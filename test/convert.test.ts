@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../lib/index.js';
-import { onnxOpTypes } from '../lib/onnx-graph.js';
+import { onnxOpTypes } from '../lib/model/onnx-graph.js';
 import { FIXTURES, PYTHON, flat, golden, maxAbsDiff, parityPairs } from './helpers.js';
 
 const root = join(__dirname, '..');

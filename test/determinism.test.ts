@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../lib/index.js';
-import { onnxOpTypes } from '../lib/onnx-graph.js';
+import { onnxOpTypes } from '../lib/model/onnx-graph.js';
 import { PYTHON, modelDir, parityPairs } from './helpers.js';
 
 const { pairs } = parityPairs();
@@ -148,7 +148,7 @@ describe('batch dependence is reported', () => {
   });
 
   it('a file that is not a ModelProto gives batchDependent false with the reason, not an error', async () => {
-    const { batchDependence } = await import('../lib/onnx-graph.js');
+    const { batchDependence } = await import('../lib/model/onnx-graph.js');
     const bad = join(dir, 'bad.onnx');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(bad, Buffer.from([0x3a, 0xff, 0xff, 0xff, 0x0f, 0x01])); // field 7, length 4 GB, 1 byte

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../lib/index.js';
-import { readModelFolder } from '../lib/model-folder.js';
+import { readModelFolder } from '../lib/model/folder.js';
 import { folderActivation, lengthLimits } from '../lib/model/families.js';
 import { FIXTURES, PYTHON, maxAbsDiff, parityPairs } from './helpers.js';
 

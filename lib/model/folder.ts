@@ -4,12 +4,12 @@
 import { type Dirent, existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 
-import { CrossrankError } from './errors.js';
+import { CrossrankError } from '../errors.js';
 import { MAX_JSON_BYTES, readModelFile } from './files.js';
-import { type FileDevice, type FilePrecision, chooseModelFile, modelFileCandidates } from './hub/choose.js';
-import { type Activation, folderActivation, lengthLimits } from './model/families.js';
+import { type FileDevice, type FilePrecision, chooseModelFile, modelFileCandidates } from '../hub/choose.js';
+import { type Activation, folderActivation, lengthLimits } from './families.js';
 
-export type { Activation } from './model/families.js';
+export type { Activation } from './families.js';
 
 export interface ModelFolder {
   dir: string;
@@ -46,7 +46,7 @@ export const MODEL_FILE_CANDIDATES = {
   int8: modelFileCandidates('int8'),
 } as const;
 
-/** A JSON object file of the folder, read with the bounded reader (lib/files.ts); undefined when absent. */
+/** A JSON object file of the folder, read with the bounded reader (lib/model/files.ts); undefined when absent. */
 async function readJson(path: string, what: string): Promise<Record<string, unknown> | undefined> {
   const text = await readModelFile(path, what, MAX_JSON_BYTES);
   if (text === undefined) return undefined;

@@ -4,7 +4,7 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 
-import { CrossrankError } from './errors.js';
+import { CrossrankError } from '../errors.js';
 
 /**
  * Bound for the small JSON files of a model folder (config.json, tokenizer_config.json,
