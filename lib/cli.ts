@@ -20,7 +20,7 @@ import { CrossEncoder, type LoadOptions, type Precision } from './cross-encoder.
 import type { DownloadProgress } from './hub/resolve.js';
 import { CrossrankError } from './errors.js';
 import { parseModelRef } from './hub/settings.js';
-import { evaluate } from './evaluate.js';
+import { evaluate } from './eval/evaluate.js';
 import { packageRoot } from './native.js';
 
 const USAGE = `usage:

@@ -13,11 +13,11 @@ export type {
 } from './cross-encoder.js';
 export { CrossrankError } from './errors.js';
 export type { ErrorCode } from './errors.js';
-export { evaluate } from './evaluate.js';
-export type { EvaluateOptions, EvaluateReport } from './evaluate.js';
-export { evaluateRun, queryMetrics, trecOrder } from './metrics.js';
-export type { MetricsReport, QueryMetrics, Qrels, Run } from './metrics.js';
-export { parseTrecRun, readQrels, readTrecRun } from './beir.js';
+export { evaluate } from './eval/evaluate.js';
+export type { EvaluateOptions, EvaluateReport } from './eval/evaluate.js';
+export { evaluateRun, queryMetrics, trecOrder } from './eval/metrics.js';
+export type { MetricsReport, QueryMetrics, Qrels, Run } from './eval/metrics.js';
+export { parseTrecRun, readQrels, readTrecRun } from './eval/beir.js';
 export { resolveHubModel, SIDE_FILES } from './hub/resolve.js';
 export type { DownloadProgress, HubModel, ResolveOptions } from './hub/resolve.js';
 export { hubSettings, parseModelRef } from './hub/settings.js';

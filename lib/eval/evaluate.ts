@@ -9,10 +9,10 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileS
 import { dirname } from 'node:path';
 
 import { parseTrecRun, readCorpus, readQrels, readQueries, readTrecRun, trecLines } from './beir.js';
-import { CrossEncoder, type LoadOptions } from './cross-encoder.js';
-import { CrossrankError } from './errors.js';
+import { CrossEncoder, type LoadOptions } from '../cross-encoder.js';
+import { CrossrankError } from '../errors.js';
 import { type MetricsReport, type QueryMetrics, type Run, evaluateRun, trecOrder } from './metrics.js';
-import { checkKeys, checkObject, invalid, optionalInt, optionalString } from './validate.js';
+import { checkKeys, checkObject, invalid, optionalInt, optionalString } from '../validate.js';
 
 export interface EvaluateOptions {
   /** BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv. */

@@ -7,7 +7,7 @@ import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-import { CrossrankError } from './errors.js';
+import { CrossrankError } from '../errors.js';
 import type { Qrels, Run } from './metrics.js';
 
 function need(path: string, what: string): string {
