@@ -6,7 +6,8 @@ import { CrossrankError, fromNative } from './errors.js';
 import { type DownloadProgress, type HubModel, resolveHubModel } from './hub/resolve.js';
 import { parseModelRef } from './hub/settings.js';
 import { type Activation, readModelFolder } from './model/folder.js';
-import { type NativeModel, addonSource, cudaProviderPath, describeAddon, native } from './native.js';
+import { addonSource, cudaProviderPath, describeAddon, native } from './native.js';
+import type { ModelStats, NativeModel } from './types.js';
 import { batchDependence } from './model/onnx-graph.js';
 import { type IntOption, bindOptionTable, range } from './options.js';
 import {
@@ -172,22 +173,6 @@ export interface ModelInfo {
    * @crossrank/linux-x64-gnu-cuda), 'source build (path)' or 'CROSSRANK_ADDON (path)'.
    */
   addon: string;
-}
-
-/** Counters since load (CrossEncoder.stats()), for tuning batch settings and for benchmarks. */
-export interface ModelStats {
-  /** Pairs the model has scored. */
-  pairs: number;
-  /** Model runs. */
-  batches: number;
-  /** Real tokens in the scored pairs. */
-  tokens: number;
-  /** Positions the model computed: each batch's rows times its longest row. tokens / paddedTokens is the share not spent on padding. */
-  paddedTokens: number;
-  /** Windows of tokenized pairs, each sorted by length and cut into batches. */
-  windows: number;
-  /** Windows the model, free after the previous window, had to wait for: tokenization was behind inference. */
-  earlyWindows: number;
 }
 
 const LOAD_KEYS = [

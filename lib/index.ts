@@ -5,12 +5,12 @@ export type {
   LoadOptions,
   LogLevel,
   ModelInfo,
-  ModelStats,
   Precision,
   PredictOptions,
   RerankOptions,
   RerankResult,
 } from './cross-encoder.js';
+export type { ModelStats } from './types.js';
 export { CrossrankError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { evaluate } from './eval/evaluate.js';

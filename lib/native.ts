@@ -8,76 +8,8 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { ModelStats } from './cross-encoder.js';
+import type { NativeBinding } from './types.js';
 import { CrossrankError } from './errors.js';
-
-export interface NativeLoadOptions {
-  modelPath: string;
-  tokenizerPath: string;
-  maxLength: number;
-  truncateLeft: boolean;
-  padToken?: string;
-  padId: number;
-  numLabels: number;
-  intraOpThreads: number;
-  interOpThreads: number;
-  tokenizerThreads: number;
-  /** Batches run at once; 0: the engine's default for the device. */
-  concurrentRuns: number;
-  optimizeGraph: boolean;
-  allowSpinning?: boolean;
-  /** ONNX Runtime log lines printed on stderr: 0 verbose, 1 info, 2 warning, 3 error, 4 none (fatal only). */
-  logSeverity?: number;
-  maxQueuedPairs: number;
-  device: 'cpu' | 'cuda' | 'auto';
-  deviceId: number;
-  /** libonnxruntime_providers_cuda.so; empty when not installed. */
-  cudaProviderPath: string;
-}
-
-export type NativeActivation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
-
-export interface NativePredictOptions {
-  batchSize: number;
-  maxBatchTokens: number;
-  activation: NativeActivation;
-  /** Set element 0 to non-zero to cancel; read between batches. */
-  cancel?: Int32Array;
-}
-
-export interface NativeInfo {
-  numLabels: number;
-  maxLength: number;
-  padId: number;
-  concurrentRuns: number;
-  vocabSize: number;
-  inputs: string[];
-  output: string;
-  outputType: 'float32' | 'float16';
-  device: 'cpu' | 'cuda';
-  deviceReason: string;
-  providers: string[];
-}
-
-export interface NativeModel {
-  /** `second` null: single texts. `first` of length 1 with `second`: one text shared by all pairs. */
-  predict(first: string[], second: string[] | null, options: NativePredictOptions): Promise<Float32Array>;
-  encode(first: string[], second: string[] | null): Promise<{ ids: Uint32Array[]; typeIds: Uint32Array[] }>;
-  info(): NativeInfo;
-  stats(): ModelStats;
-  /** Queued calls reject with CLOSED at once; resolves when the batch in flight has finished. */
-  close(): Promise<void>;
-  readonly closed: boolean;
-  /** Where inputs are staged; undefined once closed. Read live: it can fall back from 'pinned' to 'cpu'. */
-  readonly inputMemory: 'cpu' | 'pinned' | undefined;
-}
-
-export interface NativeBinding {
-  NativeModel: { load(options: NativeLoadOptions): Promise<NativeModel> };
-  versions: { onnxruntime: string; ortApi: number; tokenizerAllocator: 'mimalloc' | 'system' };
-  /** Gives this environment's addon the integer option ranges (lib/options.ts), native name -> [min, max]. */
-  setOptionTable(table: Record<string, [number, number]>): void;
-}
 
 /** Where the loaded addon came from (ModelInfo.addon). */
 export interface AddonSource {

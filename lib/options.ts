@@ -1,7 +1,7 @@
 // The one table of numeric option ranges. TypeScript validates the public options against it, and
 // the addon receives the same table once per environment (bindOptionTable) and guards its own
 // entry points with it: the two sides cannot disagree on a range.
-import type { NativeBinding } from './native.js';
+import type { NativeBinding } from './types.js';
 
 /** An inclusive integer range. */
 export interface IntRange {
