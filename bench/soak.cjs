@@ -1,6 +1,14 @@
 // Soak: RSS over many predict calls on one model, after a warm-up (issue #6: flat within 5 %).
 //   npm run soak    = node --expose-gc --min-semi-space-size=16 --max-semi-space-size=16 bench/soak.cjs --calls 100000
-// Options: --calls N (measured calls), --warmup N (default 20,000), --every N (sample interval, default 10,000).
+// Options: --calls N (measured calls), --warmup N (default 20,000), --every N (sample interval, default 10,000),
+// --leak-bytes N (retain N bytes outside the V8 heap per call: a deliberate leak, so a test can show the
+// check catches one).
+// A leak is memory that grows with calls, so the verdict is a trend, not two end points: the Theil-Sen
+// slope (the median of the slopes between every two samples of the measured part) times the measured
+// calls, over the memory at the start. A one-off jump (an arena growing once, a page the kernel has not
+// taken back yet, a scavenge delayed by other work on the machine) moves one sample and hardly moves the
+// median slope; a leak moves every sample after it, and the slope with them. `growth` (end points) and
+// `rss_max_growth` are still printed.
 // Every sample runs a full GC first, in the warm-up as in the measured part, so "before" and "after" are
 // taken in the same state. The young-generation flags pin V8's new space at its 64-bit ceiling: by default
 // V8 doubles it (3.8 -> 7 -> 13.5 -> 27 MiB) whenever the bytes surviving scavenges add up to its size,
@@ -22,7 +30,9 @@ const option = (name, fallback) => {
 const calls = option('--calls', 100000);
 const warmup = option('--warmup', 20000);
 const every = option('--every', 10000);
+const leakBytes = args.includes('--leak-bytes') ? option('--leak-bytes', 0) : 0;
 const inFlight = 100;
+const leaked = [];
 if (typeof global.gc !== 'function') throw new Error('run under node --expose-gc');
 
 const root = process.env.CROSSRANK_ROOT || join(__dirname, '..');
@@ -42,7 +52,10 @@ function sample(done) {
   const run = async (from, n) => {
     for (let start = from; start < from + n; start += inFlight) {
       const pending = [];
-      for (let i = start; i < Math.min(start + inFlight, from + n); i++) pending.push(model.predict([pair(i)]));
+      for (let i = start; i < Math.min(start + inFlight, from + n); i++) {
+        pending.push(model.predict([pair(i)]));
+        if (leakBytes > 0) leaked.push(Buffer.alloc(leakBytes, 1));
+      }
       await Promise.all(pending);
     }
   };
@@ -62,6 +75,18 @@ function sample(done) {
   }
   const after = series[series.length - 1];
   await model.close();
+  // Theil-Sen over the measured samples (the last warm-up sample is call 0): growth per run, relative.
+  const measured = series.filter((s) => s.calls >= 0);
+  const trend = (key) => {
+    const slopes = [];
+    for (let i = 0; i < measured.length; i++)
+      for (let j = i + 1; j < measured.length; j++)
+        slopes.push((measured[j][key] - measured[i][key]) / (measured[j].calls - measured[i].calls));
+    slopes.sort((a, b) => a - b);
+    const mid = slopes.length >> 1;
+    const median = slopes.length % 2 ? slopes[mid] : (slopes[mid - 1] + slopes[mid]) / 2;
+    return (median * calls) / before[key];
+  };
   const mib = (bytes) => Math.round((bytes / 1048576) * 10) / 10;
   console.log(
     JSON.stringify({
@@ -71,6 +96,9 @@ function sample(done) {
       rss_after: after.rss,
       growth: after.rss / before.rss - 1,
       rss_max_growth: Math.max(...series.filter((s) => s.calls > 0).map((s) => s.rss)) / before.rss - 1,
+      rss_trend_growth: trend('rss'),
+      native_trend_growth: trend('native'),
+      leak_bytes_per_call: leakBytes,
       native_before: before.native,
       native_after: after.native,
       native_growth: after.native / before.native - 1,
