@@ -4,12 +4,35 @@
 // (model, query, documents, top_n, return_documents). Unknown fields are ignored, as serde and the
 // hosted APIs do. `model` is optional everywhere and picks one of the served models.
 
-const truncationDirection = { type: 'string', enum: ['left', 'right', 'Left', 'Right'] } as const;
+//
+// Optional fields accept null as absent (orNull): the official clients send it (LangChain.js's
+// CohereRerank sends "max_chunks_per_doc": null through cohere-ai), and the original servers take
+// it (TEI's serde Option<T>, Cohere's and Jina's nullable fields). Required fields still refuse
+// null with 422. Handlers read bodies through withoutNulls(), so null and absent are one case.
+
+/** An optional field's schema that also takes null: `type` gains 'null', an `enum` gains null. */
+function orNull<S extends { type: string; enum?: readonly unknown[] }>(schema: S): Omit<S, 'type' | 'enum'> & { type: [S['type'], 'null'] } {
+  const out: Record<string, unknown> = { ...schema, type: [schema.type, 'null'] };
+  if (schema.enum) out.enum = [...schema.enum, null];
+  return out as Omit<S, 'type' | 'enum'> & { type: [S['type'], 'null'] };
+}
+
+/**
+ * A validated body with its null-valued top-level fields removed: after validation only optional
+ * fields can be null, and null means absent for them. A shallow copy; the request is untouched.
+ */
+export function withoutNulls<T extends object>(body: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) if (value !== null) out[key] = value;
+  return out as T;
+}
+
+const truncationDirection = orNull({ type: 'string', enum: ['left', 'right', 'Left', 'Right'] });
 
 export interface TeiRerankRequest {
   query: string;
   texts: string[];
-  truncate?: boolean | null;
+  truncate?: boolean;
   truncation_direction?: string;
   raw_scores?: boolean;
   return_text?: boolean;
@@ -22,17 +45,17 @@ export const teiRerankBody = {
   properties: {
     query: { type: 'string' },
     texts: { type: 'array', items: { type: 'string' } },
-    truncate: { type: ['boolean', 'null'] },
+    truncate: orNull({ type: 'boolean' }),
     truncation_direction: truncationDirection,
-    raw_scores: { type: 'boolean' },
-    return_text: { type: 'boolean' },
-    model: { type: 'string' },
+    raw_scores: orNull({ type: 'boolean' }),
+    return_text: orNull({ type: 'boolean' }),
+    model: orNull({ type: 'string' }),
   },
 } as const;
 
 export interface PredictRequest {
   inputs: string | string[] | string[][];
-  truncate?: boolean | null;
+  truncate?: boolean;
   truncation_direction?: string;
   raw_scores?: boolean;
   model?: string;
@@ -50,10 +73,10 @@ export const predictBody = {
         { type: 'array', items: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 2 } },
       ],
     },
-    truncate: { type: ['boolean', 'null'] },
+    truncate: orNull({ type: 'boolean' }),
     truncation_direction: truncationDirection,
-    raw_scores: { type: 'boolean' },
-    model: { type: 'string' },
+    raw_scores: orNull({ type: 'boolean' }),
+    model: orNull({ type: 'string' }),
   },
 } as const;
 
@@ -69,12 +92,12 @@ export const cohereV2Body = {
   type: 'object',
   required: ['query', 'documents'],
   properties: {
-    model: { type: 'string' },
+    model: orNull({ type: 'string' }),
     query: { type: 'string' },
     documents: { type: 'array', items: { type: 'string' } },
-    top_n: { type: 'integer', minimum: 1 },
-    max_tokens_per_doc: { type: 'integer', minimum: 1 },
-    priority: { type: 'integer' },
+    top_n: orNull({ type: 'integer', minimum: 1 }),
+    max_tokens_per_doc: orNull({ type: 'integer', minimum: 1 }),
+    priority: orNull({ type: 'integer' }),
   },
 } as const;
 
@@ -94,13 +117,13 @@ export const cohereV1Body = {
   type: 'object',
   required: ['query', 'documents'],
   properties: {
-    model: { type: 'string' },
+    model: orNull({ type: 'string' }),
     query: { type: 'string' },
     documents: { type: 'array', items: { oneOf: [{ type: 'string' }, { type: 'object' }] } },
-    top_n: { type: 'integer', minimum: 1 },
-    return_documents: { type: 'boolean' },
-    rank_fields: { type: 'array', items: { type: 'string' } },
-    max_chunks_per_doc: { type: 'integer', minimum: 1 },
-    max_tokens_per_doc: { type: 'integer', minimum: 1 },
+    top_n: orNull({ type: 'integer', minimum: 1 }),
+    return_documents: orNull({ type: 'boolean' }),
+    rank_fields: orNull({ type: 'array', items: { type: 'string' } }),
+    max_chunks_per_doc: orNull({ type: 'integer', minimum: 1 }),
+    max_tokens_per_doc: orNull({ type: 'integer', minimum: 1 }),
   },
 } as const;

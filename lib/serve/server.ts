@@ -33,6 +33,7 @@ import {
   type CohereV2Request,
   type PredictRequest,
   type TeiRerankRequest,
+  withoutNulls,
 } from './schemas.js';
 
 /** A loaded model the server answers with, under `name` (and any `aliases`) in requests' `model`. */
@@ -340,7 +341,7 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
 
     // --- TEI ------------------------------------------------------------------------------------
     app.post('/rerank', { schema: { body: teiRerankBody }, bodyLimit: payloadLimit }, async (request, reply) => {
-      const body = request.body as TeiRerankRequest;
+      const body = withoutNulls(request.body as TeiRerankRequest);
       if (body.truncation_direction !== undefined && body.truncation_direction.toLowerCase() === 'left') {
         throw new HttpError(422, 'Validation', 'truncation_direction "left" is not supported per request: crossrank truncates on the side the model folder names (tokenizer_config.json truncation_side)', 'validation');
       }
@@ -354,7 +355,7 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
     });
 
     app.post('/predict', { schema: { body: predictBody }, bodyLimit: payloadLimit }, async (request, reply) => {
-      const body = request.body as PredictRequest;
+      const body = withoutNulls(request.body as PredictRequest);
       if (body.truncation_direction !== undefined && body.truncation_direction.toLowerCase() === 'left') {
         throw new HttpError(422, 'Validation', 'truncation_direction "left" is not supported per request: crossrank truncates on the side the model folder names', 'validation');
       }
@@ -456,7 +457,7 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
 
     // --- Cohere v2 --------------------------------------------------------------------------------
     app.post('/v2/rerank', { schema: { body: cohereV2Body }, bodyLimit: payloadLimit }, async (request, reply) => {
-      const body = request.body as CohereV2Request;
+      const body = withoutNulls(request.body as CohereV2Request);
       const { scores } = await rerankRequest(request, reply, body.model, body.query, body.documents, 'documents', undefined, options.countTokens === true, body.max_tokens_per_doc);
       return {
         id: randomUUID(),
@@ -467,7 +468,7 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
 
     // --- Cohere v1 and Jina, one path ---------------------------------------------------------------
     app.post('/v1/rerank', { schema: { body: cohereV1Body }, bodyLimit: payloadLimit }, async (request, reply) => {
-      const body = request.body as CohereV1Request;
+      const body = withoutNulls(request.body as CohereV1Request);
       const flavour = v1Flavour(body, request.headers);
       const docs = body.documents.map((d, i) => {
         if (typeof d === 'string') return d;
