@@ -2,6 +2,7 @@
 // folder, coded errors); the native engine decides *how fast*.
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 
+import { type ChunkInfo, type ChunkingOptions, documentRoom, planWindows, readChunking } from './chunking.js';
 import { CrossrankError, fromNative } from './errors.js';
 import { type DownloadProgress, type HubModel, resolveHubModel } from './hub/resolve.js';
 import { parseModelRef } from './hub/settings.js';
@@ -27,7 +28,7 @@ import {
 } from './validate.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto';
-export type { Activation };
+export type { Activation, ChunkInfo, ChunkingOptions };
 
 export type Precision = 'fp32' | 'fp16' | 'int8';
 
@@ -118,6 +119,16 @@ export interface RerankOptions extends PredictOptions {
   topK?: number;
   /** Include each document's text in its result (default false). */
   returnDocuments?: boolean;
+  /**
+   * Score long documents by their best passage (MaxP) instead of truncating them: a document
+   * longer than the room the query leaves in a pair is cut into token windows (`overlap` tokens
+   * shared, at most `maxChunks`), each window's text is scored with the query as its own pair,
+   * and the document gets its best window's score; each result then says which window in
+   * `chunk`. `{}` takes the defaults (maxChunks 10, overlap 0). Without it, documents are
+   * truncated as before. Costs one more tokenization of each document (for the token offsets)
+   * and one pair per window.
+   */
+  chunking?: ChunkingOptions;
 }
 
 export interface RerankResult {
@@ -125,6 +136,8 @@ export interface RerankResult {
   index: number;
   score: number;
   document?: string;
+  /** With options.chunking: the window that gave the score (character offsets into the document). */
+  chunk?: ChunkInfo;
 }
 
 export interface ModelInfo {
@@ -180,7 +193,7 @@ const LOAD_KEYS = [
   'logLevel',
 ] as const;
 const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'signal'] as const;
-const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments'] as const;
+const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments', 'chunking'] as const;
 const ACTIVATIONS: readonly Activation[] = ['sigmoid', 'identity', 'softmax', 'tanh'];
 /** An integer option checked against the one option table (lib/options.ts). */
 const int = (name: string, option: IntOption, value: unknown): number | undefined =>
@@ -396,7 +409,14 @@ export class CrossEncoder {
       }
       slots[i] = slot;
     }
-    const scores = await this.#run(model, [query], unique, settings);
+    const chunking = readChunking('options.chunking', o?.chunking);
+    let chunkOf: ChunkInfo[] | undefined;
+    let scores: Float32Array;
+    if (chunking) {
+      ({ scores, chunks: chunkOf } = await this.#runChunked(model, query, unique, chunking, settings));
+    } else {
+      scores = await this.#run(model, [query], unique, settings);
+    }
 
     const order = Array.from({ length: docs.length }, (_, i) => i);
     const scoreAt = (i: number): number => scores[slots[i] as number] as number;
@@ -413,8 +433,28 @@ export class CrossEncoder {
     return order.slice(0, Math.min(topK, docs.length)).map((index) => {
       const result: RerankResult = { index, score: scoreAt(index) };
       if (returnDocuments) result.document = docs[index]!;
+      if (chunkOf) result.chunk = { ...chunkOf[slots[index] as number]! };
       return result;
     });
+  }
+
+  /**
+   * The windows rerank's `chunking` would score for each document with this query (MaxP; see
+   * RerankOptions.chunking): per document, its windows in order, as character offsets. A document
+   * that fits in one pair is one window, the whole text. Scores nothing.
+   */
+  async windows(query: string, documents: readonly string[], chunking: ChunkingOptions = {}): Promise<ChunkInfo[][]> {
+    const model = this.#open();
+    if (typeof query !== 'string') throw invalid('query', 'a string', query);
+    const docs = snapshotStrings('documents', documents);
+    const settings = readChunking('chunking', chunking)!;
+    if (docs.length === 0) return [];
+    try {
+      const room = await documentRoom(model, query, this.#info.maxLength);
+      return (await planWindows(model, docs, room, settings)).map((w) => w.chunks);
+    } catch (error) {
+      throw fromNative(error);
+    }
   }
 
   /**
@@ -455,6 +495,37 @@ export class CrossEncoder {
       activation: optionalEnum(`${name}.activation`, o.activation, ACTIVATIONS) ?? this.#info.activation,
       signal: optionalSignal(`${name}.signal`, o.signal),
     };
+  }
+
+  /** MaxP (lib/chunking.ts): every window of every document in one call, each document's best window. */
+  async #runChunked(model: NativeModel, query: string, documents: string[], chunking: { maxChunks: number; overlap: number }, settings: CallSettings): Promise<{ scores: Float32Array; chunks: ChunkInfo[] }> {
+    if (settings.signal && signalAborted(settings.signal)) throw new CrossrankError('ABORTED', 'the call was aborted before it started');
+    let windows;
+    try {
+      const room = await documentRoom(model, query, this.#info.maxLength);
+      windows = await planWindows(model, documents, room, chunking);
+    } catch (error) {
+      throw fromNative(error);
+    }
+    const texts = windows.flatMap((w) => w.texts);
+    const windowScores = await this.#run(model, [query], texts, settings);
+    const scores = new Float32Array(documents.length);
+    const chunks: ChunkInfo[] = [];
+    let at = 0;
+    for (let d = 0; d < documents.length; d++) {
+      const w = windows[d]!;
+      // The first best window wins a tie; NaN only when every window is NaN.
+      let best = 0;
+      for (let k = 1; k < w.texts.length; k++) {
+        const s = windowScores[at + k] as number;
+        const b = windowScores[at + best] as number;
+        if (s > b || (Number.isNaN(b) && !Number.isNaN(s))) best = k;
+      }
+      scores[d] = windowScores[at + best] as number;
+      chunks.push(w.chunks[best]!);
+      at += w.texts.length;
+    }
+    return { scores, chunks };
   }
 
   async #run(model: NativeModel, first: string[], second: string[], settings: CallSettings): Promise<Float32Array> {

@@ -1,6 +1,8 @@
 export { CrossEncoder } from './cross-encoder.js';
 export type {
   Activation,
+  ChunkInfo,
+  ChunkingOptions,
   Device,
   LoadOptions,
   LogLevel,

@@ -70,6 +70,11 @@ export interface NativeModel {
   /** `second` null: single texts. `first` of length 1 with `second`: one text shared by all pairs. */
   predict(first: string[], second: string[] | null, options: NativePredictOptions): Promise<Float32Array>;
   encode(first: string[], second: string[] | null): Promise<{ ids: Uint32Array[]; typeIds: Uint32Array[] }>;
+  /**
+   * UTF-8 byte offsets of each text's tokens encoded alone (no special tokens, no truncation):
+   * [start0, end0, start1, end1, ...]. For rerank's chunking; absent in addons built before it.
+   */
+  tokenOffsets?(texts: string[]): Promise<Uint32Array[]>;
   info(): NativeInfo;
   stats(): ModelStats;
   /** Queued calls reject with CLOSED at once; resolves when the batch in flight has finished. */

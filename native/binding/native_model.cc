@@ -156,6 +156,36 @@ class EncodeWorker : public PromiseWorker {
   std::vector<Encoding> encodings_;
 };
 
+// Byte offsets of each text's tokens (engine token_offsets), for chunking long documents.
+// Holds its engine weakly, as EncodeWorker does.
+class OffsetsWorker : public PromiseWorker {
+ public:
+  OffsetsWorker(Napi::Env env, const EnginePtr& engine, std::vector<std::string> texts)
+      : PromiseWorker(env, "crossrank:offsets"), engine_(engine), texts_(std::move(texts)) {}
+
+ protected:
+  void Run() override {
+    EnginePtr engine = engine_.lock();
+    if (!engine) throw Error(ErrorCode::Closed, "the model is closed");
+    offsets_ = engine->token_offsets(texts_);
+  }
+
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Array out = Napi::Array::New(env, offsets_.size());
+    for (size_t i = 0; i < offsets_.size(); ++i) {
+      auto a = Napi::Uint32Array::New(env, offsets_[i].size());
+      std::copy(offsets_[i].begin(), offsets_[i].end(), a.Data());
+      out.Set(i, a);
+    }
+    return out;
+  }
+
+ private:
+  std::weak_ptr<const CrossEncoderEngine> engine_;
+  std::vector<std::string> texts_;
+  std::vector<std::vector<uint32_t>> offsets_;
+};
+
 Napi::Value rejected(Napi::Env env, const Napi::Error& error) {
   auto deferred = Napi::Promise::Deferred::New(env);
   deferred.Reject(error.Value());
@@ -253,6 +283,7 @@ Napi::Function NativeModel::Define(Napi::Env env) {
                                        StaticMethod<&NativeModel::Load>("load"),
                                        InstanceMethod<&NativeModel::Predict>("predict"),
                                        InstanceMethod<&NativeModel::Encode>("encode"),
+                                       InstanceMethod<&NativeModel::TokenOffsets>("tokenOffsets"),
                                        InstanceMethod<&NativeModel::Info>("info"),
                                        InstanceMethod<&NativeModel::Stats>("stats"),
                                        InstanceMethod<&NativeModel::Close>("close"),
@@ -380,6 +411,19 @@ Napi::Value NativeModel::Encode(const Napi::CallbackInfo& info) {
   try {
     if (!engine_) throw coded_error(env, ErrorCode::Closed, "the model is closed");
     auto* worker = new EncodeWorker(env, engine_, read_texts(info));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+}
+
+Napi::Value NativeModel::TokenOffsets(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (!engine_) throw coded_error(env, ErrorCode::Closed, "the model is closed");
+    auto* worker = new OffsetsWorker(env, engine_, string_array(info[0], "texts"));
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;

@@ -2,6 +2,7 @@
 //   NativeModel.load(options) -> Promise<NativeModel>
 //   model.predict(first, second | null, options) -> Promise<Float32Array>
 //   model.encode(first, second | null) -> Promise<{ ids: Uint32Array[], typeIds: Uint32Array[] }>
+//   model.tokenOffsets(texts) -> Promise<Uint32Array[]>  (byte [start, end) of each token, for chunking)
 //   model.info() -> object;  model.stats() -> object;  model.close() -> Promise<void>
 // predict() hands its pairs to the engine's scheduler and returns at once; the scheduler's
 // threads report completion through a thread-safe function, which settles the promise on the JS
@@ -63,6 +64,7 @@ class NativeModel : public Napi::ObjectWrap<NativeModel> {
   static Napi::Value Load(const Napi::CallbackInfo& info);
   Napi::Value Predict(const Napi::CallbackInfo& info);
   Napi::Value Encode(const Napi::CallbackInfo& info);
+  Napi::Value TokenOffsets(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

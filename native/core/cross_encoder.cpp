@@ -143,4 +143,11 @@ std::vector<Encoding> CrossEncoderEngine::encode(const JobTexts& texts) const {
   return out;
 }
 
+std::vector<std::vector<uint32_t>> CrossEncoderEngine::token_offsets(const std::vector<std::string>& texts) const {
+  std::vector<std::vector<uint32_t>> out(texts.size());
+  parallel_for(texts.size(), texts.size() >= 2 ? tokenizer_threads_ : 1,
+               [&](size_t i) { tokenizer_->token_offsets(texts[i], out[i]); });
+  return out;
+}
+
 }  // namespace crossrank

@@ -51,6 +51,9 @@ class CrossEncoderEngine {
   // Tokenizes every pair exactly as the scheduler does (for inspection and tests).
   std::vector<Encoding> encode(const JobTexts& texts) const;
 
+  // Byte offsets of each text's tokens (Tokenizer::token_offsets), on the tokenizer threads.
+  std::vector<std::vector<uint32_t>> token_offsets(const std::vector<std::string>& texts) const;
+
   // Refuses new calls and fails queued ones with CLOSED; returns at once.
   void close() const;
   // close(), then waits for the batch in flight and stops the threads. After it returns, no

@@ -71,6 +71,24 @@ void Tokenizer::encode(const EncodedQuery& first, std::string_view second, Encod
   });
 }
 
+void Tokenizer::token_offsets(std::string_view text, std::vector<uint32_t>& out) const {
+  // A token covers at least one byte in every tokenizer crossrank loads, so len / 2 + 16 pairs is
+  // usually enough at once; otherwise the crate says how many and the call is repeated.
+  size_t capacity = text.size() / 2 + 16;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    out.resize(2 * capacity);
+    char* error = nullptr;
+    const int64_t n = crt_token_offsets(handle_, text.data(), text.size(), out.data(), capacity, &error);
+    if (n < 0) throw Error(ErrorCode::Tokenizer, "cannot encode input: " + take_error(error, "unknown error"));
+    if (static_cast<size_t>(n) <= capacity) {
+      out.resize(2 * static_cast<size_t>(n));
+      return;
+    }
+    capacity = static_cast<size_t>(n);
+  }
+  throw Error(ErrorCode::Tokenizer, "cannot encode input: token count changed between two encodings");
+}
+
 int64_t Tokenizer::token_to_id(const std::string& token) const {
   return crt_tokenizer_token_to_id(handle_, token.c_str());
 }

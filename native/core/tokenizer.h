@@ -59,6 +59,11 @@ class Tokenizer {
   // that is exact). A 1 MB query costs its tokenization once per call, not once per document.
   void encode(const EncodedQuery& first, std::string_view second, Encoding& out) const;
 
+  // Byte offsets into `text` of its tokens encoded alone, without special tokens or truncation:
+  // out = [start0, end0, start1, end1, ...]. For cutting long documents into token windows
+  // (rerank's chunking). Throws Error(Tokenizer) when the text cannot be encoded.
+  void token_offsets(std::string_view text, std::vector<uint32_t>& out) const;
+
   int64_t token_to_id(const std::string& token) const;  // -1 when absent
   int64_t padding_id() const;                           // from tokenizer.json, -1 when absent
   size_t vocab_size() const;

@@ -47,6 +47,13 @@ int64_t crt_encode_with_query(const CrtTokenizer* tokenizer, const CrtQuery* que
                               size_t second_len, uint32_t* ids, uint32_t* type_ids, size_t capacity,
                               char** error);
 
+/* Byte offsets of the tokens of `text` encoded alone (no special tokens, no truncation): returns
+ * the token count n and, when n <= capacity, writes offsets[2i], offsets[2i + 1] = start, end of
+ * token i (nothing when n > capacity: call again with room for n). -1 with *error set on failure.
+ * For cutting long documents into token windows; the encode functions are unchanged. */
+int64_t crt_token_offsets(const CrtTokenizer* tokenizer, const char* text, size_t len, uint32_t* offsets,
+                          size_t capacity, char** error);
+
 #ifdef __cplusplus
 }
 #endif

@@ -524,6 +524,78 @@ pub unsafe extern "C" fn crt_encode_with_query(
     }
 }
 
+/// Byte offsets into `text` (UTF-8, as passed) of each token of `text` encoded alone: no special
+/// tokens, no truncation, the tokenizer's own path (normalizer alignments map each token back to
+/// the original bytes, so a stripped accent or a lowercased letter keeps its original span).
+/// Used to cut long documents into token windows (MaxP chunking); `crt_encode` is untouched.
+/// Returns the token count n and, when n <= `capacity`, writes `offsets[2i]` = start and
+/// `offsets[2i + 1]` = end of token i; when n > `capacity` writes nothing (call again with room
+/// for n). -1 with `*error` set on failure.
+///
+/// # Safety
+/// `tokenizer` is NULL or a live handle; `text` is NULL or points to `len` readable bytes;
+/// `offsets` is NULL (then `capacity` must be 0) or holds `2 * capacity` writable entries;
+/// `error` is NULL or points to a writable pointer.
+#[no_mangle]
+pub unsafe extern "C" fn crt_token_offsets(
+    tokenizer: *const CrtTokenizer,
+    text: *const c_char,
+    len: usize,
+    offsets: *mut u32,
+    capacity: usize,
+    error: *mut *mut c_char,
+) -> i64 {
+    if tokenizer.is_null() || (offsets.is_null() && capacity > 0) {
+        set_error(error, "crt_token_offsets: NULL argument");
+        return -1;
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<i64, String> {
+        let inner = &(*tokenizer).inner;
+        let text = text_from(text, len);
+        let mut pretokenized = inner
+            .get_added_vocabulary()
+            .extract_and_normalize(inner.get_normalizer(), &text);
+        if let Some(pre_tokenizer) = inner.get_pre_tokenizer() {
+            pre_tokenizer
+                .pre_tokenize(&mut pretokenized)
+                .map_err(|e| format!("{e}"))?;
+        }
+        // No limit: every token of the text, however long.
+        inner
+            .get_model()
+            .tokenize_in_pretokenized(&mut pretokenized, None)
+            .map_err(|e| format!("{e}"))?;
+        let encoding = pretokenized
+            .into_encoding(None, 0, OffsetType::Byte)
+            .map_err(|e| format!("{e}"))?;
+        let got = encoding.get_offsets();
+        if got.len() <= capacity {
+            for (i, &(start, end)) in got.iter().enumerate() {
+                let (start, end) = (u32::try_from(start), u32::try_from(end));
+                match (start, end) {
+                    (Ok(start), Ok(end)) => {
+                        *offsets.add(2 * i) = start;
+                        *offsets.add(2 * i + 1) = end;
+                    }
+                    _ => return Err("text too long for 32-bit offsets".into()),
+                }
+            }
+        }
+        Ok(got.len() as i64)
+    }));
+    match result {
+        Ok(Ok(n)) => n,
+        Ok(Err(message)) => {
+            set_error(error, &message);
+            -1
+        }
+        Err(payload) => {
+            set_error(error, &panic_message(payload));
+            -1
+        }
+    }
+}
+
 #[cfg(test)]
 mod query_tests {
     //! The pair path (`crt_encode`) and the query-once path (`crt_query_encode` +

@@ -1,0 +1,157 @@
+// rerank's chunking (MaxP): a long document is scored by its best token window. Models are loaded
+// with a small maxLength so that short fixture texts need several windows.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { CrossEncoder } from '../lib/cross-encoder.js';
+import { modelDir } from './helpers.js';
+
+const QUERY = 'rivers and stone';
+const WORDS = ['river', 'stone', 'paper', 'green', 'house', 'music', 'north', 'cloud', 'train', 'apple', 'light', 'water'];
+/** n words from a small LCG, different per seed. */
+const words = (n: number, seed: number): string => {
+  let x = (seed * 2654435761 + 12345) >>> 0;
+  return Array.from({ length: n }, () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return WORDS[(x >>> 16) % WORDS.length];
+  }).join(' ');
+};
+/** Multi-byte text: accents (stripped by BERT's normalizer), CJK (one token per character), emoji (4 bytes, 2 UTF-16 units), a lone surrogate. */
+const MULTIBYTE = `Café naïve résumé 😀 東京タワー the river 🪨 stone Ünïcödé ${words(30, 7)} 日本語のテキスト 🌊🌊 façade \ud800 déjà vu ${words(20, 8)} crème brûlée 👩‍👩‍👧 end`;
+
+let bert: CrossEncoder; // maxLength 32: windows of a few words
+let bertFull: CrossEncoder; // the same model with its own limit (512), for reference tokenizations
+let roberta: CrossEncoder; // byte-level BPE: an emoji is several tokens
+
+beforeAll(async () => {
+  bert = await CrossEncoder.load(modelDir('bert-tiny'), { maxLength: 32 });
+  bertFull = await CrossEncoder.load(modelDir('bert-tiny'));
+  roberta = await CrossEncoder.load(modelDir('roberta-tiny'), { maxLength: 32 });
+});
+
+afterAll(async () => {
+  await Promise.all([bert?.close(), bertFull?.close(), roberta?.close()]);
+});
+
+/** Each window's text scored alone as a pair with the query. */
+async function windowScores(ce: CrossEncoder, doc: string, maxChunks: number, overlap = 0): Promise<{ text: string; score: number }[]> {
+  const [windows] = await ce.windows(QUERY, [doc], { maxChunks, overlap });
+  const texts = windows!.map((w) => doc.slice(w.start, w.end));
+  const scores = await ce.predict(texts.map((t): [string, string] => [QUERY, t]));
+  return texts.map((text, i) => ({ text, score: scores[i]! }));
+}
+
+describe('rerank with chunking: the document scores as its best window', () => {
+  const docs = [words(120, 1), MULTIBYTE, words(6, 3), `${words(60, 4)} rivers and stone ${words(60, 5)}`];
+
+  for (const [name, ce] of [['bert (WordPiece)', () => bert], ['roberta (byte-level BPE)', () => roberta]] as const) {
+    it(`${name}: score = max over scoring each window's text as its own pair; chunk names that window`, async () => {
+      const hits = await ce().rerank(QUERY, docs, { chunking: { maxChunks: 50, overlap: 4 } });
+      expect(hits).toHaveLength(docs.length);
+      for (const hit of hits) {
+        const windows = await windowScores(ce(), docs[hit.index]!, 50, 4);
+        const best = Math.max(...windows.map((w) => w.score));
+        expect(hit.score).toBe(best);
+        expect(hit.chunk!.index).toBe(windows.findIndex((w) => w.score === best));
+        const [all] = await ce().windows(QUERY, [docs[hit.index]!], { maxChunks: 50, overlap: 4 });
+        expect(hit.chunk).toEqual(all![hit.chunk!.index]);
+      }
+      // Long documents really were cut; a short one is one window, its whole text, scored as without chunking.
+      const [long, , short] = await ce().windows(QUERY, docs, { maxChunks: 50 });
+      expect(long!.length).toBeGreaterThan(4);
+      expect(short).toEqual([{ index: 0, start: 0, end: docs[2]!.length }]);
+      const plain = await ce().rerank(QUERY, [docs[2]!]);
+      expect(hits.find((h) => h.index === 2)!.score).toBe(plain[0]!.score);
+    });
+  }
+
+  it('offsets are UTF-16 indices on multi-byte text: windows start and end on code points and words, cover the text, and hold their tokens', async () => {
+    for (const ce of [bert, roberta]) {
+      const [windows] = await ce.windows(QUERY, [MULTIBYTE], { maxChunks: 1000 });
+      expect(windows!.length).toBeGreaterThan(3);
+      const isLow = (i: number): boolean => /[\udc00-\udfff]/.test(MULTIBYTE.charAt(i)) && /[\ud800-\udbff]/.test(MULTIBYTE.charAt(i - 1));
+      for (const w of windows!) {
+        const text = MULTIBYTE.slice(w.start, w.end);
+        expect(isLow(w.start), `window ${w.index} starts inside a surrogate pair`).toBe(false);
+        expect(isLow(w.end), `window ${w.index} ends inside a surrogate pair`).toBe(false);
+        expect(text).toBe(text.trimEnd());
+        // WordPiece spans hold no space; byte-level BPE tokens carry the space before a word (Ġ).
+        if (ce === bert) expect(text).toBe(text.trimStart());
+      }
+      // Overlap 0: together the windows cover the text, in order, gaps being whitespace only.
+      expect(windows![0]!.start).toBe(0);
+      expect(windows!.at(-1)!.end).toBe(MULTIBYTE.length);
+      for (let i = 1; i < windows!.length; i++) {
+        expect(windows![i]!.start).toBeGreaterThanOrEqual(windows![i - 1]!.start);
+        expect(MULTIBYTE.slice(windows![i - 1]!.end, windows![i]!.start).trim()).toBe('');
+      }
+    }
+    // WordPiece: each window re-tokenizes to exactly its share of the document's tokens, so it fits the pair.
+    const [windows] = await bert.windows(QUERY, [MULTIBYTE], { maxChunks: 1000 });
+    const inner = async (texts: string[]): Promise<number[][]> => (await bertFull.tokenize(texts.map((t): [string, string] => [t, '']))).ids.map((row) => [...row.slice(1, -2)]);
+    const [docIds] = await inner([MULTIBYTE]);
+    const windowIds = await inner(windows!.map((w) => MULTIBYTE.slice(w.start, w.end)));
+    expect(windowIds.flat()).toEqual(docIds);
+    const { ids } = await bert.tokenize([['', QUERY]]);
+    const room = 32 - ids[0]!.length;
+    for (const row of windowIds) expect(row.length).toBeLessThanOrEqual(room);
+    expect(Math.max(...windowIds.map((r) => r.length))).toBe(room);
+  });
+
+  it('maxChunks is respected: at most that many windows, the score the best of those', async () => {
+    const doc = words(200, 11);
+    for (const maxChunks of [1, 2, 3, 7]) {
+      const [hit] = await bert.rerank(QUERY, [doc], { chunking: { maxChunks } });
+      const windows = await windowScores(bert, doc, maxChunks);
+      expect(windows).toHaveLength(maxChunks);
+      expect(hit!.chunk!.index).toBeLessThan(maxChunks);
+      expect(hit!.score).toBe(Math.max(...windows.map((w) => w.score)));
+    }
+    const [one] = await bert.rerank(QUERY, [doc], { chunking: { maxChunks: 1 } });
+    const [truncated] = await bert.rerank(QUERY, [doc]);
+    expect(one!.score).toBe(truncated!.score); // one window: what truncation reads
+    // Defaults: 10 windows.
+    const [defaults] = await bert.windows(QUERY, [words(400, 13)]);
+    expect(defaults).toHaveLength(10);
+  });
+
+  it('overlap: windows share that many tokens, at most half a window', async () => {
+    const doc = words(200, 12);
+    const [none] = await bert.windows(QUERY, [doc], { maxChunks: 100 });
+    const [some] = await bert.windows(QUERY, [doc], { maxChunks: 100, overlap: 5 });
+    const [huge] = await bert.windows(QUERY, [doc], { maxChunks: 100, overlap: 1000 });
+    expect(some!.length).toBeGreaterThan(none!.length);
+    expect(huge!.length).toBeGreaterThan(some!.length);
+    for (let i = 1; i < some!.length; i++) expect(some![i]!.start).toBeLessThan(some![i - 1]!.end);
+  });
+
+  it('without the option nothing changes; topK, returnDocuments and duplicates work with it', async () => {
+    const plain = await bert.rerank(QUERY, docs);
+    expect(plain.every((h) => h.chunk === undefined)).toBe(true);
+    const chunked = await bert.rerank(QUERY, [...docs, docs[0]!], { chunking: {}, topK: 3, returnDocuments: true });
+    expect(chunked).toHaveLength(3);
+    for (const h of chunked) expect(h.document).toBe([...docs, docs[0]!][h.index]);
+    const again = await bert.rerank(QUERY, [...docs, docs[0]!], { chunking: {} });
+    const first = again.find((h) => h.index === 0)!;
+    const dup = again.find((h) => h.index === docs.length)!;
+    expect([dup.score, dup.chunk]).toEqual([first.score, first.chunk]);
+  });
+
+  it('deterministic under concurrent calls: windows of many calls batched together score as each call alone', async () => {
+    const sets = Array.from({ length: 8 }, (_, i) => [words(90 + i * 7, 20 + i), MULTIBYTE, words(10, 40 + i), words(150, 60 + i)]);
+    const alone = [];
+    for (const set of sets) alone.push(await bert.rerank(QUERY, set, { chunking: { maxChunks: 6, overlap: 3 } }));
+    const together = await Promise.all(sets.map((set) => bert.rerank(QUERY, set, { chunking: { maxChunks: 6, overlap: 3 } })));
+    expect(together).toEqual(alone);
+  });
+
+  it('bad chunking options are INVALID_ARGUMENT; abort and a closed model give ABORTED and CLOSED', async () => {
+    for (const chunking of [{ maxChunks: 0 }, { overlap: -1 }, { maxChunks: 1.5 }, { size: 3 }, 'yes', null]) {
+      await expect(bert.rerank(QUERY, docs, { chunking: chunking as never })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    await expect(bert.rerank(QUERY, docs, { chunking: {}, signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORTED' });
+    const closed = await CrossEncoder.load(modelDir('bert-tiny'));
+    await closed.close();
+    await expect(closed.rerank(QUERY, docs, { chunking: {} })).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(closed.windows(QUERY, docs)).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+});
