@@ -1,8 +1,11 @@
 // rerank's chunking (MaxP): a long document is scored by its best token window. Models are loaded
 // with a small maxLength so that short fixture texts need several windows.
+import type { AddressInfo } from 'node:net';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../lib/cross-encoder.js';
+import { createServer, parseServeArgs } from '../lib/serve/index.js';
 import { modelDir } from './helpers.js';
 
 const QUERY = 'rivers and stone';
@@ -153,5 +156,46 @@ describe('rerank with chunking: the document scores as its best window', () => {
     await closed.close();
     await expect(closed.rerank(QUERY, docs, { chunking: {} })).rejects.toMatchObject({ code: 'CLOSED' });
     await expect(closed.windows(QUERY, docs)).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+});
+
+describe('crossrank serve: Cohere v1 max_chunks_per_doc, and --max-chunks-per-doc for the other routes', () => {
+  const docs = [words(150, 91), `${words(70, 92)} rivers and stone ${words(70, 93)}`, words(5, 94)];
+  const post = async (url: string, path: string, body: unknown): Promise<any> => {
+    const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    return res.json();
+  };
+  const scoresOf = (results: { index: number; relevance_score: number }[]): number[] => [...results].sort((a, b) => a.index - b.index).map((r) => r.relevance_score);
+  const inOrder = (hits: { index: number; score: number }[]): number[] => [...hits].sort((a, b) => a.index - b.index).map((h) => h.score);
+
+  it('max_chunks_per_doc chunks a Cohere v1 request; the server default chunks TEI, Cohere v2 and Jina; 0 truncates', async () => {
+    const plain = inOrder(await bert.rerank(QUERY, docs));
+    const five = inOrder(await bert.rerank(QUERY, docs, { chunking: { maxChunks: 5 } }));
+    const three = inOrder(await bert.rerank(QUERY, docs, { chunking: { maxChunks: 3 } }));
+    const threeLogits = inOrder(await bert.rerank(QUERY, docs, { chunking: { maxChunks: 3 }, activation: 'identity' }));
+    expect(five).not.toEqual(plain);
+    for (const [maxChunksPerDoc, fallback] of [[0, plain], [3, three]] as const) {
+      const server = await createServer({ models: [{ name: 'bert', model: bert }], maxChunksPerDoc, fastify: { logger: false } });
+      await server.app.listen({ host: '127.0.0.1', port: 0 });
+      const url = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
+      try {
+        const v1 = await post(url, '/v1/rerank', { model: 'rerank-v3.5', query: QUERY, documents: docs, max_chunks_per_doc: 5 });
+        expect(scoresOf(v1.results)).toEqual(five);
+        const v1Default = await post(url, '/v1/rerank', { model: 'rerank-v3.5', query: QUERY, documents: docs, max_chunks_per_doc: null });
+        expect(scoresOf(v1Default.results)).toEqual(fallback);
+        expect(scoresOf((await post(url, '/v2/rerank', { query: QUERY, documents: docs })).results)).toEqual(fallback);
+        expect(scoresOf((await post(url, '/v1/rerank', { query: QUERY, documents: docs })).results)).toEqual(fallback); // Jina
+        const tei = (await post(url, '/rerank', { query: QUERY, texts: docs, raw_scores: true })) as { index: number; score: number }[];
+        if (maxChunksPerDoc === 3) expect(inOrder(tei)).toEqual(threeLogits);
+      } finally {
+        await server.drain(1000);
+      }
+    }
+    const config = parseServeArgs(['--model', 'x', '--max-chunks-per-doc', '4']);
+    expect(config !== 'help' && config.maxChunksPerDoc).toBe(4);
+    const env = parseServeArgs(['--model', 'x'], { CROSSRANK_MAX_CHUNKS_PER_DOC: '2' });
+    expect(env !== 'help' && env.maxChunksPerDoc).toBe(2);
+    expect(() => parseServeArgs(['--model', 'x', '--max-chunks-per-doc', '-1'])).toThrow(/max-chunks-per-doc/);
   });
 });

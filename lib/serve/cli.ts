@@ -21,6 +21,8 @@ export const SERVE_USAGE = `usage: crossrank serve --model ID|DIR [--model [NAME
   --request-timeout SECONDS  cancel a request's work and answer 503 after this long (0: never)
   --grace SECONDS            on SIGTERM/SIGINT, time for in-flight requests to finish (30)
   --max-batch-tokens N       rows x padded length per model run (2048 CPU, 262144 CUDA)
+  --max-chunks-per-doc N     score documents past the model's limit by their best window, at most N
+                             windows each (0: truncate); Cohere v1's max_chunks_per_doc overrides it
   --count-tokens             count tokens of every request (x-compute-tokens header)
   --strict-model             answer 404 to a "model" that is not served instead of using the default
   --device cpu|cuda|auto     (cpu)   --precision fp32|fp16|int8   --revision REV   --threads N
@@ -42,6 +44,7 @@ const FLAGS = {
   'request-timeout': { type: 'string' },
   grace: { type: 'string' },
   'max-batch-tokens': { type: 'string' },
+  'max-chunks-per-doc': { type: 'string' },
   'count-tokens': { type: 'boolean' },
   'strict-model': { type: 'boolean' },
   device: { type: 'string' },
@@ -67,6 +70,7 @@ export interface ServeConfig {
   requestTimeoutMs: number;
   graceMs: number;
   maxBatchTokens: number | undefined;
+  maxChunksPerDoc: number;
   countTokens: boolean;
   strictModel: boolean;
   device: Device;
@@ -134,6 +138,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     requestTimeoutMs: secs('request-timeout', 0),
     graceMs: secs('grace', 30),
     maxBatchTokens: int('max-batch-tokens', undefined, 1),
+    maxChunksPerDoc: int('max-chunks-per-doc', 0, 0)!,
     countTokens: flag('count-tokens'),
     strictModel: flag('strict-model'),
     device,
@@ -178,6 +183,7 @@ export async function serveMain(argv: string[]): Promise<number> {
     requestTimeoutMs: config.requestTimeoutMs,
     apiKey: config.apiKey,
     maxBatchTokens: config.maxBatchTokens,
+    maxChunksPerDoc: config.maxChunksPerDoc,
     countTokens: config.countTokens,
     strictModel: config.strictModel,
     fastify: { logger: { level: config.logLevel } },

@@ -60,6 +60,12 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** Bearer key every route except /health, /ping and /metrics requires; compared in constant time. */
   apiKey?: string;
+  /**
+   * Score a document longer than the model's limit by its best window of tokens, at most this
+   * many windows (RerankOptions.chunking, MaxP) on every rerank route; Cohere v1's
+   * max_chunks_per_doc overrides it per request [0: truncate, as TEI does].
+   */
+  maxChunksPerDoc?: number;
   /** Per-call maxBatchTokens handed to the library (see PredictOptions) [the library's device default]. */
   maxBatchTokens?: number;
   /** Count tokens of every request (x-compute-tokens, x-tokenization-time, te_request_input_length) [false]; Jina requests always do. */
@@ -250,7 +256,7 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
     }
 
     /** Scores `docs` against `query` (in chunks of maxClientBatchSize with autoSplit): one score per doc, in input order. */
-    async function scoreDocs(r: Resolved, query: string, docs: string[], activation: 'identity' | undefined, signal: AbortSignal): Promise<Float32Array> {
+    async function scoreDocs(r: Resolved, query: string, docs: string[], activation: 'identity' | undefined, signal: AbortSignal, maxChunks: number): Promise<Float32Array> {
       if (r.info.numLabels !== 1) {
         throw new HttpError(424, 'Backend', `model is not a re-ranker model: it has ${r.info.numLabels} labels (use /predict)`, 'model_type');
       }
@@ -261,7 +267,7 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
         const part = docs.slice(from, from + chunk);
         calls.push(
           r.entry.model
-            .rerank(query, part, { signal, ...(activation ? { activation } : {}), ...(options.maxBatchTokens ? { maxBatchTokens: options.maxBatchTokens } : {}) })
+            .rerank(query, part, { signal, ...(activation ? { activation } : {}), ...(options.maxBatchTokens ? { maxBatchTokens: options.maxBatchTokens } : {}), ...(maxChunks > 0 ? { chunking: { maxChunks } } : {}) })
             .then((hits) => {
               for (const hit of hits) scores[from + hit.index] = hit.score;
             }),
@@ -317,14 +323,14 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
     };
 
     /** The shared path of the three rerank APIs: scores, token count if wanted, headers. */
-    async function rerankRequest(request: FastifyRequest, reply: FastifyReply, modelName: unknown, query: string, docs: string[], field: string, activation: 'identity' | undefined, wantTokens: boolean, maxTokensPerDoc?: number) {
+    async function rerankRequest(request: FastifyRequest, reply: FastifyReply, modelName: unknown, query: string, docs: string[], field: string, activation: 'identity' | undefined, wantTokens: boolean, maxTokensPerDoc?: number, maxChunks = options.maxChunksPerDoc ?? 0) {
       metrics.requestCount.inc({ method: 'batch' });
       checkBatch(docs.length, field);
       const r = resolve(modelName);
       checkMaxTokens(r, maxTokensPerDoc);
       const pairs = wantTokens ? docs.map((d): [string, string] => [query, d]) : undefined;
       const run = await admitted(request, reply, docs.length, async (signal) => {
-        const [scores, tok] = await Promise.all([scoreDocs(r, query, docs, activation, signal), pairs ? countTokens(r, pairs) : undefined]);
+        const [scores, tok] = await Promise.all([scoreDocs(r, query, docs, activation, signal, maxChunks), pairs ? countTokens(r, pairs) : undefined]);
         return { scores, tok };
       });
       for (const s of run.value.scores) if (Number.isNaN(s)) throw new HttpError(424, 'Backend', 'score is NaN', 'inference');
@@ -477,7 +483,7 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
         if (typeof d.text === 'string') return d.text;
         throw new HttpError(422, 'Validation', `documents[${i}]: a string or an object with a string \`text\` (images are not supported)`, 'validation');
       });
-      const { r, scores, tokens } = await rerankRequest(request, reply, body.model, body.query, docs, 'documents', undefined, flavour === 'jina' || options.countTokens === true, body.max_tokens_per_doc);
+      const { r, scores, tokens } = await rerankRequest(request, reply, body.model, body.query, docs, 'documents', undefined, flavour === 'jina' || options.countTokens === true, body.max_tokens_per_doc, body.max_chunks_per_doc);
       // Cohere: documents only when asked; Jina: by default (its API's default is true).
       const withDocs = body.return_documents ?? flavour === 'jina';
       const results = ranked(scores, body.top_n).map((index) => {
