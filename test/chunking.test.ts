@@ -2,6 +2,7 @@
 // with a small maxLength so that short fixture texts need several windows.
 import type { AddressInfo } from 'node:net';
 
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../lib/cross-encoder.js';
@@ -98,6 +99,29 @@ describe('rerank with chunking: the document scores as its best window', () => {
     const room = 32 - ids[0]!.length;
     for (const row of windowIds) expect(row.length).toBeLessThanOrEqual(room);
     expect(Math.max(...windowIds.map((r) => r.length))).toBe(room);
+  });
+
+  it('any text (lone surrogates, combining marks, control characters): windows are valid string ranges, in order', async () => {
+    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 400 }), fc.string({ unit: 'grapheme', maxLength: 200 }), fc.string({ maxLength: 400 }));
+    await fc.assert(
+      fc.asyncProperty(fc.array(text, { minLength: 1, maxLength: 4 }), async (docs) => {
+        for (const ce of [bert, roberta]) {
+          const plans = await ce.windows(QUERY, docs, { maxChunks: 1000, overlap: 3 });
+          plans.forEach((windows, d) => {
+            expect(windows.length).toBeGreaterThan(0);
+            let previous = -1;
+            for (const w of windows) {
+              expect(0 <= w.start && w.start <= w.end && w.end <= docs[d]!.length).toBe(true);
+              expect(w.start).toBeGreaterThan(previous);
+              previous = w.start;
+            }
+          });
+          const hits = await ce.rerank(QUERY, docs, { chunking: { maxChunks: 4 } });
+          expect(hits).toHaveLength(docs.length);
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('maxChunks is respected: at most that many windows, the score the best of those', async () => {

@@ -70,7 +70,7 @@ describe('arbitrary text', () => {
 });
 
 describe('arbitrary options', () => {
-  const keys = ['batchSize', 'maxBatchTokens', 'activation', 'signal', 'topK', 'returnDocuments', 'bogus'];
+  const keys = ['batchSize', 'maxBatchTokens', 'activation', 'signal', 'topK', 'returnDocuments', 'chunking', 'bogus'];
   it('rerank and predict options of any shape: a result or INVALID_ARGUMENT', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.anything(), fc.dictionary(fc.constantFrom(...keys), fc.anything())), async (options) => {
