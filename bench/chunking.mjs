@@ -2,7 +2,8 @@
 // truncating them: one query x DOCS documents of about WORDS words, on an architecture-exact model
 // (bench/models.py). Each mode: one warm-up call, then the median of REPS timed calls. Also times
 // ce.windows() alone (the extra tokenization that finds token offsets) and counts the pairs scored
-// (ce.stats()). Writes bench/results/chunking.json and prints a Markdown table.
+// (ce.stats()). Writes bench/results/chunking.json and prints a Markdown table (the body of
+// bench/results/chunking.md).
 //
 //   python bench/models.py --out bench/.cache/models --only tinybert-l2,minilm-l6 --no-gemm
 //   npx tsup && node bench/chunking.mjs [--model tinybert-l2] [--docs 100] [--words 2000] [--reps 5] [--threads 0]
@@ -52,37 +53,42 @@ const documents = Array.from({ length: docs }, () => {
 const ce = await CrossEncoder.load(dir, { threads: Number(opt.threads) });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** Median ms of `reps` timed calls after a warm-up, and the pairs one call scores. */
-async function time(fn) {
-  await fn();
+/** Pairs one call scores (ce.stats() before and after). */
+async function pairsOf(fn) {
   const before = ce.stats().pairs;
   await fn();
-  const pairs = ce.stats().pairs - before;
-  const ms = [];
-  for (let r = 0; r < reps; r++) {
-    const t = performance.now();
-    await fn();
-    ms.push(performance.now() - t);
-  }
-  return { ms: median(ms), all: ms.map((x) => Math.round(x)), pairs };
+  return ce.stats().pairs - before;
 }
 
-const { ids } = await ce.tokenize(documents.slice(0, 10).map((d) => [d, '']));
-const tokensPerDoc = Math.round(ids.reduce((n, r) => n + r.length - 2, 0) / ids.length);
+// The machine is shared: modes are timed round-robin (rep 1 of every mode, then rep 2, ...), so
+// that load from other jobs falls on all of them alike; each mode's median is reported.
+const windowPlan = await ce.windows(query, documents, { maxChunks: 1000 });
+const windowsPerDoc = windowPlan.reduce((n, w) => n + w.length, 0) / docs;
 const modes = [
   { name: 'truncation (no chunking)', options: {} },
   { name: 'chunking maxChunks 1', options: { chunking: { maxChunks: 1 } } },
   { name: 'chunking maxChunks 3', options: { chunking: { maxChunks: 3 } } },
   { name: 'chunking default (maxChunks 10, overlap 0)', options: { chunking: {} } },
   { name: 'chunking maxChunks 10, overlap 64', options: { chunking: { maxChunks: 10, overlap: 64 } } },
+  { name: 'ce.windows() alone (token offsets, nothing scored)', windowsOnly: true },
 ];
+const call = (mode) => (mode.windowsOnly ? ce.windows(query, documents) : ce.rerank(query, documents, { topK: 10, ...mode.options }));
 const rows = [];
-for (const mode of modes) {
-  const r = await time(() => ce.rerank(query, documents, { topK: 10, ...mode.options }));
-  rows.push({ mode: mode.name, ...r });
-  process.stderr.write(`${mode.name}: ${r.ms.toFixed(0)} ms, ${r.pairs} pairs\n`);
+for (const mode of modes) rows.push({ mode: mode.name, pairs: await pairsOf(() => call(mode)), times: [] }); // warm-up
+for (let r = 0; r < reps; r++) {
+  for (const [i, mode] of modes.entries()) {
+    const t = performance.now();
+    await call(mode);
+    rows[i].times.push(performance.now() - t);
+  }
 }
-const windowsOnly = await time(() => ce.windows(query, documents));
+for (const row of rows) {
+  row.ms = median(row.times);
+  row.all = row.times.map((x) => Math.round(x));
+  delete row.times;
+  process.stderr.write(`${row.mode}: ${row.ms.toFixed(0)} ms, ${row.pairs} pairs\n`);
+}
+const info = ce.info;
 await ce.close();
 
 const base = rows[0].ms;
@@ -99,23 +105,20 @@ const result = {
   machine: { cpus: cpus().length, cpu, note: 'shared machine, measured under load from other jobs: compare ratios, not absolute times' },
   commit,
   model: opt.model,
-  maxLength: ce.info.maxLength,
+  maxLength: info.maxLength,
   docs,
   wordsPerDoc,
-  tokensPerDoc,
+  windowsPerDoc,
   rows: rows.map((r) => ({ ...r, ratio: r.ms / base })),
-  windowsOnlyMs: windowsOnly.ms,
 };
 mkdirSync(dirname(opt.out), { recursive: true });
 writeFileSync(opt.out, `${JSON.stringify(result, null, 2)}\n`);
 
 const lines = [
-  `${opt.model} (max ${result.maxLength} tokens), 1 query x ${docs} documents of ${wordsPerDoc} words (~${tokensPerDoc} WordPiece tokens each), topK 10; median of ${reps} calls after a warm-up.`,
+  `${opt.model} (max ${result.maxLength} tokens), 1 query x ${docs} documents of ${wordsPerDoc} words (${windowsPerDoc.toFixed(1)} windows each when nothing limits them), topK 10; median of ${reps} calls per mode, modes timed round-robin after a warm-up.`,
   '',
   '| mode | pairs scored | ms (median) | x truncation |',
   '| --- | ---: | ---: | ---: |',
   ...result.rows.map((r) => `| ${r.mode} | ${r.pairs} | ${r.ms.toFixed(0)} | ${r.ratio.toFixed(2)} |`),
-  '',
-  `ce.windows() alone (token offsets of every document, no scoring): ${windowsOnly.ms.toFixed(0)} ms.`,
 ];
 console.log(lines.join('\n'));
