@@ -12,6 +12,8 @@ import { getResponseSynthesizer } from '@llamaindex/core/response-synthesizers';
 import { BaseRetriever as LlamaRetriever } from '@llamaindex/core/retriever';
 import { type NodeWithScore, TextNode } from '@llamaindex/core/schema';
 import { createProviderRegistry, customProvider, rerank as rerank7 } from 'ai';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { rerank as rerank6, createProviderRegistry as createProviderRegistry6 } from 'ai6';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -20,7 +22,7 @@ import { CrossrankError } from '../lib/errors.js';
 import { createCrossrank } from '../lib/integrations/ai-sdk.js';
 import { CrossrankRerank as LangChainRerank } from '../lib/integrations/langchain.js';
 import { CrossrankRerank as LlamaRerank } from '../lib/integrations/llamaindex.js';
-import { modelDir } from './helpers.js';
+import { FIXTURES, modelDir } from './helpers.js';
 
 const QUERY = 'how do rivers shape stone';
 const DOCS = [
@@ -271,5 +273,45 @@ describe('crossrank/llamaindex in a RetrieverQueryEngine', () => {
     const loaded = await lazy.model();
     await lazy.close();
     expect(loaded.closed).toBe(true);
+  });
+});
+
+describe('the packaged subpath exports (dist/, as users import them)', () => {
+  const ROOT = join(FIXTURES, '..', '..');
+  const node = (code: string, esm = false) => spawnSync(process.execPath, [...(esm ? ['--input-type=module'] : []), '-e', code], { cwd: ROOT, encoding: 'utf8' });
+
+  it("require and import of crossrank/ai-sdk, /langchain, /llamaindex share crossrank's classes; crossrank alone loads no framework", () => {
+    const dir = JSON.stringify(modelDir('bert-tiny'));
+    const cjs = node(`
+      const { CrossEncoder, CrossrankError } = require('crossrank');
+      const frameworks = () => Object.keys(require.cache).filter((f) => /node_modules\\/(ai|ai6|@ai-sdk|@langchain|@llamaindex)\\//.test(f));
+      if (frameworks().length) { console.error('crossrank loaded', frameworks()); process.exit(3); }
+      const { createCrossrank } = require('crossrank/ai-sdk');
+      const { CrossrankRerank: L } = require('crossrank/langchain');
+      const { CrossrankRerank: X } = require('crossrank/llamaindex');
+      if (!frameworks().some((f) => f.includes('@langchain/core'))) process.exit(5); // the check above can see a framework
+      (async () => {
+        const ce = await CrossEncoder.load(${dir});
+        await ce.close();
+        for (const run of [
+          () => createCrossrank().reranking(ce).doRerank({ query: 'q', documents: { type: 'text', values: ['a'] } }),
+          () => new L({ model: ce }).rerank(['a'], 'q'),
+          () => new X({ model: ce }).postprocessNodes([], 'q').then(() => new X({ model: ce }).postprocessNodes([{ node: { getContent: () => 'a' } }], 'q')),
+        ]) {
+          const error = await run().then(() => undefined, (e) => e);
+          if (!(error instanceof CrossrankError) || error.code !== 'CLOSED') { console.error(error); process.exit(4); }
+        }
+      })();`);
+    expect(cjs.status, cjs.stderr).toBe(0);
+    const esm = node(`
+      const { CrossEncoder } = await import('crossrank');
+      const { createCrossrank } = await import('crossrank/ai-sdk');
+      const { rerank } = await import('ai');
+      const ce = await CrossEncoder.load(${dir});
+      const { ranking } = await rerank({ model: createCrossrank().reranking(ce), query: 'rivers', documents: ['a river', 'a stone'] });
+      const direct = await ce.rerank('rivers', ['a river', 'a stone']);
+      if (JSON.stringify(ranking.map((r) => [r.originalIndex, r.score])) !== JSON.stringify(direct.map((h) => [h.index, h.score]))) process.exit(3);
+      await ce.close();`, true);
+    expect(esm.status, esm.stderr).toBe(0);
   });
 });
