@@ -526,7 +526,8 @@ pub unsafe extern "C" fn crt_encode_with_query(
 
 /// Byte offsets into `text` (UTF-8, as passed) of each token of `text` encoded alone: no special
 /// tokens, no truncation, the tokenizer's own path (normalizer alignments map each token back to
-/// the original bytes, so a stripped accent or a lowercased letter keeps its original span).
+/// the original bytes, so a stripped accent or a lowercased letter keeps its original span): the
+/// offsets of the crate's `encode(text, false)` with truncation off.
 /// Used to cut long documents into token windows (MaxP chunking); `crt_encode` is untouched.
 /// Returns the token count n and, when n <= `capacity`, writes `offsets[2i]` = start and
 /// `offsets[2i + 1]` = end of token i; when n > `capacity` writes nothing (call again with room
@@ -568,6 +569,14 @@ pub unsafe extern "C" fn crt_token_offsets(
         let encoding = pretokenized
             .into_encoding(None, 0, OffsetType::Byte)
             .map_err(|e| format!("{e}"))?;
+        // The post-processor without special tokens, as the crate's encode(text, false) runs it
+        // (byte-level BPE trims spaces from offsets there), but without TokenizerImpl::post_process's
+        // truncation.
+        let encoding = match inner.get_post_processor() {
+            Some(processor) => tokenizers::tokenizer::PostProcessor::process(processor, encoding, None, false)
+                .map_err(|e| format!("{e}"))?,
+            None => encoding,
+        };
         let got = encoding.get_offsets();
         if got.len() <= capacity {
             for (i, &(start, end)) in got.iter().enumerate() {
@@ -781,5 +790,64 @@ mod query_tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod offsets_tests {
+    //! `crt_token_offsets` against the crate's own `encode(text, false)` with truncation off:
+    //! the same byte offsets, for every fixture tokenizer, on long and multi-byte text; and the
+    //! capacity protocol (too small: nothing written, the count returned).
+    use super::*;
+
+    fn offsets(t: *const CrtTokenizer, text: &str, capacity: usize) -> (i64, Vec<u32>) {
+        let mut out = vec![0u32; 2 * capacity];
+        let mut error = ptr::null_mut();
+        let ptr_out = if capacity == 0 { ptr::null_mut() } else { out.as_mut_ptr() };
+        let n = unsafe { crt_token_offsets(t, text.as_ptr() as *const c_char, text.len(), ptr_out, capacity, &mut error) };
+        unsafe { crt_string_free(error) };
+        (n, out)
+    }
+
+    #[test]
+    fn token_offsets_are_the_crates_byte_offsets_untruncated() {
+        let long = "word ".repeat(700);
+        let texts = [
+            "Café naïve résumé 😀 東京タワー the river 🪨 stone Ünïcödé façade déjà vu crème brûlée 👩\u{200d}👩\u{200d}👧 end",
+            long.as_str(),
+            "",
+            "   ",
+            "[SEP] special tokens [CLS] inside text",
+        ];
+        let root = format!("{}/../../test/fixtures/models", env!("CARGO_MANIFEST_DIR"));
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path().join("tokenizer.json");
+            if !path.exists() {
+                continue;
+            }
+            let c_path = CString::new(path.to_str().unwrap()).unwrap();
+            let t = unsafe { crt_tokenizer_load(c_path.as_ptr(), 16, 0, 1, ptr::null_mut()) };
+            if t.is_null() {
+                continue; // fixtures that are broken on purpose
+            }
+            let mut reference = Tokenizer::from_file(&path).unwrap();
+            reference.with_truncation(None).unwrap();
+            for text in texts {
+                let expected = reference.encode(text, false).unwrap();
+                let want: Vec<u32> = expected.get_offsets().iter().flat_map(|&(a, b)| [a as u32, b as u32]).collect();
+                let (n, _) = offsets(t, text, 0);
+                assert_eq!(n as usize, want.len() / 2, "{path:?} {text:?}: count");
+                let (n2, got) = offsets(t, text, n as usize);
+                assert_eq!(n2, n);
+                assert_eq!(got, want, "{path:?} {text:?}");
+                for pair in got.chunks(2) {
+                    assert!(pair[0] <= pair[1] && pair[1] as usize <= text.len());
+                }
+            }
+            unsafe { crt_tokenizer_free(t) };
+            checked += 1;
+        }
+        assert!(checked >= 8, "only {checked} fixture tokenizers were checked");
     }
 }
