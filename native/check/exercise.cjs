@@ -13,6 +13,8 @@ async function main() {
   await m.predict(pairs);
   await m.tokenize(pairs.slice(0, 50));
   await m.rerank('query \ud800', ['a', 'b', 'a', '\u0000', 'x'.repeat(100000)], { topK: 2, returnDocuments: true });
+  // Chunking: token offsets (crt_token_offsets) of long, multi-byte and broken text, then every window scored.
+  await m.rerank('query', ['word '.repeat(3000), 'Café 東京 😀 \ud800 déjà'.repeat(200), '', '\u0000'], { chunking: { maxChunks: 8, overlap: 8 } });
   await Promise.all(Array.from({ length: 200 }, (_, i) => m.predict([pairs[i % pairs.length]], { activation: i % 2 ? 'identity' : 'sigmoid' })));
   const ac = new AbortController();
   const aborted = m.predict(Array.from({ length: 5000 }, (_, i) => pairs[i % pairs.length]), { signal: ac.signal }).catch((e) => e.code);
