@@ -5,12 +5,14 @@
 // type ids 0/1, every id within the vocabulary), and that the exact BERT shortcut
 // (native/tokenizers/src/bert_shortcut.rs) gives the same ids and type ids as the crate's own
 // path, or the same refusal; and that a pair encoded through a query tokenized once (the rerank
-// path, Tokenizer::encode_query) gives the same ids as the pair encoded whole, or the same refusal.
+// path, Tokenizer::encode_query) gives the same ids as the pair encoded whole, or the same refusal;
+// and that token offsets (Tokenizer::token_offsets, rerank's chunking) come back as ordered spans.
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "errors.h"
 #include "tokenizer.h"
@@ -74,6 +76,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       if (ok != encoded) std::abort();
       if (ok && (via_query.ids != expected.ids || via_query.type_ids != expected.type_ids)) std::abort();
+    }
+  }
+  // Token offsets (rerank's chunking) of the whole input: any bytes, a coded error or ordered spans.
+  {
+    std::vector<uint32_t> offsets;
+    bool ok = true;
+    try {
+      tok.token_offsets(all, offsets);
+    } catch (const crossrank::Error& err) {
+      if (err.code() != crossrank::ErrorCode::Tokenizer) std::abort();
+      ok = false;
+    }
+    if (ok) {
+      if (offsets.size() % 2 != 0) std::abort();
+      for (size_t i = 0; i < offsets.size(); i += 2) {
+        if (offsets[i] > offsets[i + 1]) std::abort();
+      }
     }
   }
   if (!encoded) return 0;
