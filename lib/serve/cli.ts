@@ -52,6 +52,9 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** The flag names of `crossrank serve`, without dashes (`max-client-batch-size`), for error messages. */
+export const SERVE_FLAG_NAMES: readonly string[] = Object.keys(FLAGS);
+
 /** Settings of `crossrank serve` after flags and environment. */
 export interface ServeConfig {
   models: Array<{ name: string; ref: string }>;
