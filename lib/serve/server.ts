@@ -541,6 +541,13 @@ export async function createServer(options: ServeOptions & { fastify?: FastifySe
     return payload;
   });
   await app.register(crossrankPlugin, { ...options, metrics, inflight, draining: () => closing });
+  // Unknown routes answer in the same {error, error_type} shape as every other error (fastify's
+  // default is {message, error, statusCode}), so a TEI client parses them like the rest.
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const shown = path.length > 200 ? `${path.slice(0, 200)}...` : path;
+    return reply.code(404).send({ error: `no route ${request.method} ${shown}`, error_type: 'Validation' satisfies ErrorType });
+  });
   return {
     app,
     metrics,
