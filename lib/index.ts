@@ -23,4 +23,4 @@ export type { DownloadProgress, HubModel, ResolveOptions } from './hub/resolve.j
 export { hubSettings, parseModelRef } from './hub/settings.js';
 export type { HubRef, HubSettings } from './hub/settings.js';
 export { chooseModelFile, cpuFeatures, modelFileCandidates } from './hub/choose.js';
-export type { CpuFeatures } from './hub/choose.js';
+export type { CpuFeatures, FileDevice, FilePrecision } from './hub/choose.js';

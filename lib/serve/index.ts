@@ -2,6 +2,7 @@
 // in an existing app). Its own entry point, so `import 'crossrank'` does not load fastify.
 export { createServer, crossrankPlugin, v1Flavour } from './server.js';
 export type { CrossrankServer, ServeOptions, ServedModel } from './server.js';
+export type { CohereV1Request } from './schemas.js';
 export { HttpError } from './errors.js';
 export type { ErrorType } from './errors.js';
 export { createMetrics } from './metrics.js';
