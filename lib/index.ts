@@ -1,3 +1,12 @@
+/**
+ * `crossrank`: load a cross-encoder (`CrossEncoder.load`), score pairs (`predict`), rerank
+ * documents (`rerank`); BEIR evaluation with trec_eval's metrics; the hub resolution and file
+ * choice that `load` uses. Every failure is a `CrossrankError` with a stable `code`.
+ * The manual: docs/README.md.
+ *
+ * @packageDocumentation
+ * @module crossrank
+ */
 export { CrossEncoder } from './cross-encoder.js';
 export type {
   Activation,
