@@ -370,6 +370,19 @@ describe('limits and errors, with TEI statuses and {error, error_type}', () => {
       await s.server.drain(1000);
     }
   });
+
+  it('404 {error, error_type} for an unknown route or method, as every other error; the server keeps serving', async () => {
+    const unknown = await post(main.url, '/v3/rerank?x=1', { query: 'q', texts: ['a'] });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toEqual({ error: 'no route POST /v3/rerank', error_type: 'Validation' });
+    const wrongMethod = await fetch(`${main.url}/rerank`);
+    expect(wrongMethod.status).toBe(404);
+    expect(await wrongMethod.json()).toEqual({ error: 'no route GET /rerank', error_type: 'Validation' });
+    const long = await fetch(`${main.url}/${'x'.repeat(5000)}`);
+    expect(long.status).toBe(404);
+    expect(((await long.json()) as { error: string }).error).toHaveLength('no route GET /'.length + 199 + 3);
+    expect((await post(main.url, '/rerank', { query: 'q', texts: ['a'] })).status).toBe(200);
+  });
 });
 
 describe('nothing a client sends crashes the server or reaches past validation', () => {

@@ -6,6 +6,7 @@ import { CrossEncoder, type Device, type LoadOptions, type Precision } from '../
 import { CrossrankError } from '../errors.js';
 import { createServer, type ServedModel } from './server.js';
 
+/** `crossrank serve --help`: every flag, its default, and the CROSSRANK_<FLAG> environment rule. */
 export const SERVE_USAGE = `usage: crossrank serve --model ID|DIR [--model [NAME=]ID|DIR ...] [options]
   --model [NAME=]ID|DIR      a hub id or model folder; repeat for several; the first is the default
                              (NAME= gives it another name for requests' "model", e.g. rerank-v3.5=cross-encoder/...)
@@ -52,27 +53,55 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** The flag names of `crossrank serve`, without dashes (`max-client-batch-size`), for error messages. */
+export const SERVE_FLAG_NAMES: readonly string[] = Object.keys(FLAGS);
+
 /** Settings of `crossrank serve` after flags and environment. */
 export interface ServeConfig {
-  models: Array<{ name: string; ref: string }>;
+  /** --model, in order (the first is the default): each `NAME=REF` or a REF named by itself. */
+  models: Array<{
+    /** The name requests' `model` picks it by. */
+    name: string;
+    /** The hub id or folder to load. */
+    ref: string;
+  }>;
+  /** --default-model: the model for requests that name none (or an unknown one). */
   defaultModel: string | undefined;
+  /** --host: the address to listen on [127.0.0.1]. */
   host: string;
+  /** --port [8080]. */
   port: number;
+  /** --api-key: requests need `Authorization: Bearer KEY` (except /health, /ping, /metrics). */
   apiKey: string | undefined;
+  /** --max-client-batch-size: most texts per request [1024]; more answer 413 unless autoSplit. */
   maxClientBatchSize: number;
+  /** --auto-split: score larger requests in chunks of maxClientBatchSize instead of 413. */
   autoSplit: boolean;
+  /** --payload-limit: the largest body in bytes [2,000,000]; larger answer 413. */
   payloadLimit: number;
+  /** --max-concurrent-requests: requests handled at once [512]; more answer 429. */
   maxConcurrentRequests: number;
+  /** --max-queued-pairs: pairs each model may hold queued (LoadOptions.maxQueuedPairs; library default 1,048,576). */
   maxQueuedPairs: number | undefined;
+  /** --request-timeout, in ms (the flag is in seconds): cancel and answer 503 after this long [0: never]. */
   requestTimeoutMs: number;
+  /** --grace, in ms (the flag is in seconds): time for in-flight requests after SIGTERM/SIGINT [30,000]. */
   graceMs: number;
+  /** --max-batch-tokens: rows x padded length per model run [the device's default]. */
   maxBatchTokens: number | undefined;
+  /** --count-tokens: count every request's tokens (x-compute-tokens header). */
   countTokens: boolean;
+  /** --strict-model: answer 404 to a `model` that is not served instead of using the default. */
   strictModel: boolean;
+  /** --device [cpu]. */
   device: Device;
+  /** --precision: which ONNX file (LoadOptions.precision). */
   precision: Precision | undefined;
+  /** --revision: the hub branch, tag or commit of every hub model. */
   revision: string | undefined;
+  /** --threads: ONNX Runtime intra-op threads per model (0: one per physical core). */
   threads: number | undefined;
+  /** --log-level: fatal, error, warn, info or debug [info]; JSON lines on stdout. */
   logLevel: string;
 }
 

@@ -37,8 +37,11 @@ import {
 
 /** A loaded model the server answers with, under `name` (and any `aliases`) in requests' `model`. */
 export interface ServedModel {
+  /** The name requests' `model` field picks it by, and /info's served_model_name. */
   name: string;
+  /** The loaded model; the caller owns it (the server never closes it). */
   model: CrossEncoder;
+  /** Other names that pick it (e.g. the hub id when `name` is an alias). */
   aliases?: string[];
 }
 
@@ -46,6 +49,7 @@ export interface ServedModel {
 export interface ServeOptions {
   /** Models to serve; the first is the default unless defaultModel names another. */
   models: ServedModel[];
+  /** Name of the model that answers requests naming none, or one not served (without strictModel) [the first]. */
   defaultModel?: string;
   /** Most texts/documents/inputs in one request [1024]; more answer 413 unless autoSplit. */
   maxClientBatchSize?: number;
@@ -71,9 +75,11 @@ export interface ServeOptions {
 
 /** What createServer() adds: the server, plus draining and the metrics registry. */
 export interface CrossrankServer {
+  /** The fastify app, routes registered; call app.listen() to serve. */
   app: FastifyInstance;
   /** Stops accepting, lets in-flight requests finish within graceMs, then aborts the rest. Resolves true if all finished in time. */
   drain(graceMs: number): Promise<boolean>;
+  /** The Prometheus registry and metrics behind /metrics. */
   metrics: ServeMetrics;
 }
 
@@ -123,7 +129,16 @@ interface Resolved {
  * no coercion) and error handler inside its scope, so the host app's settings are untouched.
  * The host owns the models: the plugin never closes them.
  */
-export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: ServeMetrics; draining?: () => boolean; inflight?: Set<RequestState> }> =
+export const crossrankPlugin: FastifyPluginAsync<
+  ServeOptions & {
+    /** @internal createServer's metrics, shared with the app's hooks. */
+    metrics?: ServeMetrics;
+    /** @internal createServer's shutdown flag: routes answer 503 while it is true. */
+    draining?: () => boolean;
+    /** @internal createServer's set of requests in flight, aborted when drain() runs past its grace. */
+    inflight?: Set<RequestState>;
+  }
+> =
   async (app, options) => {
     if (!options.models?.length) throw new CrossrankError('INVALID_ARGUMENT', 'serve: at least one model is needed');
     const byName = new Map<string, ServedModel>();
@@ -541,6 +556,13 @@ export async function createServer(options: ServeOptions & { fastify?: FastifySe
     return payload;
   });
   await app.register(crossrankPlugin, { ...options, metrics, inflight, draining: () => closing });
+  // Unknown routes answer in the same {error, error_type} shape as every other error (fastify's
+  // default is {message, error, statusCode}), so a TEI client parses them like the rest.
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const shown = path.length > 200 ? `${path.slice(0, 200)}...` : path;
+    return reply.code(404).send({ error: `no route ${request.method} ${shown}`, error_type: 'Validation' satisfies ErrorType });
+  });
   return {
     app,
     metrics,
