@@ -12,6 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HELM_VERSION=v3.22.0
+# A helm built by `go install` lacks release ldflags and would assume Kubernetes 1.20: name the
+# oldest version the chart supports (preStop sleep action: 1.30).
+KUBE_VERSION=1.30.0
 CHART=deploy/helm/crossrank
 
 if ! command -v go >/dev/null; then
@@ -19,11 +22,11 @@ if ! command -v go >/dev/null; then
   exit 1
 fi
 HELM="$(go env GOPATH)/bin/helm"
-if ! "$HELM" version --short 2>/dev/null | grep -q "^${HELM_VERSION}"; then
+if ! go version -m "$HELM" 2>/dev/null | grep -Eq "mod[[:space:]]+helm.sh/helm/v3[[:space:]]+${HELM_VERSION}[[:space:]]"; then
   echo "== go install helm.sh/helm/v3/cmd/helm@${HELM_VERSION} (first run only)"
   go install "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}"
 fi
-"$HELM" version --short
+echo "helm ${HELM_VERSION} ($HELM), Kubernetes ${KUBE_VERSION} assumed"
 
 mkdir -p build/deploy
 (cd deploy/validate && go build -o ../../build/deploy/validate .)
@@ -40,9 +43,9 @@ for variant in default cuda keda plain; do
   args=${VARIANTS[$variant]}
   echo "== $variant: helm lint --strict, helm template, strict decode, key fields"
   # shellcheck disable=SC2086
-  "$HELM" lint --strict "$CHART" $args >/dev/null
+  "$HELM" lint --strict --kube-version "$KUBE_VERSION" "$CHART" $args >/dev/null
   # shellcheck disable=SC2086
-  "$HELM" template rr "$CHART" --namespace rerank $args >"build/deploy/$variant.yaml"
+  "$HELM" template rr "$CHART" --kube-version "$KUBE_VERSION" --namespace rerank $args >"build/deploy/$variant.yaml"
   "$VALIDATE" <"build/deploy/$variant.yaml" >"build/deploy/$variant.json"
   node deploy/check.mjs "$variant" "build/deploy/$variant.json"
 done
@@ -53,8 +56,8 @@ must_fail() {
   if "$@" >/dev/null 2>&1; then echo "not rejected: $what" >&2; exit 1; fi
   echo "rejected, as it should be: $what"
 }
-must_fail "values: serve.device=tpu (values.schema.json)" "$HELM" lint --strict "$CHART" --set serve.device=tpu
-must_fail "values: a misspelt key serve.drainDelay (values.schema.json)" "$HELM" lint --strict "$CHART" --set serve.drainDelay=3
+must_fail "values: serve.device=tpu (values.schema.json)" "$HELM" lint --strict --kube-version "$KUBE_VERSION" "$CHART" --set serve.device=tpu
+must_fail "values: a misspelt key serve.drainDelay (values.schema.json)" "$HELM" lint --strict --kube-version "$KUBE_VERSION" "$CHART" --set serve.drainDelay=3
 sed 's/terminationGracePeriodSeconds:/terminationGracePeriod:/' build/deploy/default.yaml >build/deploy/bad-field.yaml
 must_fail "manifest: unknown field terminationGracePeriod" "$VALIDATE" <build/deploy/bad-field.yaml
 sed 's/containerPort: 8080/containerPort: "8080"/' build/deploy/default.yaml >build/deploy/bad-type.yaml
