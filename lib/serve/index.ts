@@ -1,7 +1,7 @@
 // `crossrank/serve`: the HTTP service as a library (createServer, or the fastify plugin to mount
 // in an existing app). Its own entry point, so `import 'crossrank'` does not load fastify.
 export { createServer, crossrankPlugin, v1Flavour } from './server.js';
-export type { CrossrankServer, ServeOptions, ServedModel } from './server.js';
+export type { CrossrankServer, DrainOptions, ServeOptions, ServePhase, ServedModel } from './server.js';
 export { HttpError } from './errors.js';
 export type { ErrorType } from './errors.js';
 export { createMetrics } from './metrics.js';
