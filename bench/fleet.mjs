@@ -406,7 +406,7 @@ function markdown(report) {
     '',
     `Requests sent but not answered (${r.sent - r.completed}) were in flight when the load generator stopped, one per connection at most.`,
     ...(report.control
-      ? ['', `The control restarts the same way with \`--drain-delay 0\`: each replica closes its listener at once, while HAProxy still sends to it until its checks fail; with no retries, ${report.control.failed} request(s) failed.`]
+      ? ['', `The control restarts the same way with \`--drain-delay 0\`: each replica closes its listener at once, while HAProxy still sends to it until its checks fail; with no retries, ${report.control.failed} request(s) failed. A refused request fails within about a millisecond and its client sends the next at once, so this count measures how long HAProxy kept sending to a closed replica (about \`inter\` x \`fall\` per restart) more than how many users would be hit.`]
       : []),
     '',
     'Per replica (drain delay, then exit, then the replacement loads and passes 2 checks):',
