@@ -188,7 +188,7 @@ async function servers(sock) {
   return rows;
 }
 
-async function waitStatus(sock, name, want, timeoutMs = 30_000) {
+async function waitStatus(sock, name, want, timeoutMs = 90_000) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const s = (await servers(sock))[name]?.status ?? '';
