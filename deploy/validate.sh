@@ -35,7 +35,7 @@ VALIDATE=build/deploy/validate
 declare -A VARIANTS=(
   [default]=""
   [cuda]="-f $CHART/values-cuda.yaml"
-  [keda]="--set autoscaling.provider=keda"
+  [keda]="--set autoscaling.provider=keda --set model.hubEnv.HF_ENDPOINT=https://hf-mirror.example"
   [plain]="--set autoscaling.enabled=false --set podDisruptionBudget.enabled=false --set cache.existingClaim=hf-cache --set preStopSleepAction=false"
 )
 for variant in default cuda keda plain; do
