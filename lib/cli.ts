@@ -5,6 +5,7 @@
 // HF_HUB_OFFLINE, HF_HUB_CACHE / HF_HOME as for Python).
 //   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
 //   crossrank info    --model DIR|ID
+//   crossrank download --model ID [--revision REV] [--precision P] [--device D]   (fills the HF cache, loads nothing)
 //   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
 //   crossrank convert --model HF_DIR --out DIR [--python PATH] [-- extra convert.py options]
 //   crossrank serve   --model ID|DIR [--model ...] [--port 8080] [...]   (lib/serve/cli.ts: flags and CROSSRANK_* env)
@@ -22,6 +23,7 @@ import { CrossEncoder, type LoadOptions, type Precision } from './cross-encoder.
 import type { DownloadProgress } from './hub/resolve.js';
 import { intFlag, isUsageError, withFlagNames } from './cli-errors.js';
 import { CrossrankError } from './errors.js';
+import { resolveHubModel } from './hub/resolve.js';
 import { parseModelRef } from './hub/settings.js';
 import { evaluate } from './eval/evaluate.js';
 import { ownVersion, packageRoot } from './native.js';
@@ -29,6 +31,9 @@ import { ownVersion, packageRoot } from './native.js';
 const USAGE = `usage:
   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
   crossrank info    --model DIR|ID
+  crossrank download --model ID [--revision REV] [--precision fp32|fp16|int8] [--device cpu|cuda|auto]
+    downloads the files \`serve --model ID\` with the same --precision/--device loads into the HF cache, and
+    prints {repo, revision, commit, dir, file, downloaded} as JSON (a Kubernetes init step; see docs/deploy.md)
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
   crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--int8 per-token|dynamic] [--no-optimize] [--bounds JSON] [--traceback]
     exit 0: all written; 1: the model could not be converted (nothing written); 3: fp32 written, a variant refused
@@ -240,6 +245,20 @@ async function runCommand(command: string | undefined, rest: string[]): Promise<
       }
       if (report.output) console.log(`reranked run: ${report.output}`);
     }
+    return 0;
+  }
+
+  if (command === 'download') {
+    // The same file choice as CrossEncoder.load (precision, device, this CPU's features), so a
+    // later `serve --model ID` with the same flags finds everything cached, even with HF_HUB_OFFLINE=1.
+    const ref = parseModelRef(values.model, values.revision);
+    if (!('hub' in ref)) throw new CrossrankError('INVALID_ARGUMENT', `download takes a hub id (org/name), received the folder ${JSON.stringify(values.model)}`);
+    if (!['cpu', 'cuda', 'auto'].includes(device)) throw new CrossrankError('INVALID_ARGUMENT', `--device must be cpu, cuda or auto, received ${JSON.stringify(device)}`);
+    if (values.precision !== undefined && !['fp32', 'fp16', 'int8'].includes(values.precision)) {
+      throw new CrossrankError('INVALID_ARGUMENT', `--precision must be fp32, fp16 or int8, received ${JSON.stringify(values.precision)}`);
+    }
+    const hub = await resolveHubModel(ref.hub, { device, ...(loadOptions.precision ? { precision: loadOptions.precision } : {}), ...(loadOptions.onProgress ? { onProgress: loadOptions.onProgress } : {}) });
+    console.log(JSON.stringify({ repo: hub.repo, revision: hub.revision, commit: hub.commit, dir: hub.dir, file: hub.file, downloaded: hub.downloaded, source: hub.source }));
     return 0;
   }
 

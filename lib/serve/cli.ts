@@ -1,5 +1,7 @@
 // `crossrank serve`: flags, environment (CROSSRANK_<FLAG> for every --flag), model loading,
 // listening, and the graceful stop on SIGTERM/SIGINT.
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 
 import { CrossEncoder, type Device, type LoadOptions, type Precision } from '../cross-encoder.js';
@@ -20,12 +22,17 @@ export const SERVE_USAGE = `usage: crossrank serve --model ID|DIR [--model [NAME
   --max-concurrent-requests N  requests handled at once (512); more: 429
   --max-queued-pairs N       pairs the model may hold queued (library default 1048576); more: 429
   --request-timeout SECONDS  cancel a request's work and answer 503 after this long (0: never)
-  --grace SECONDS            on SIGTERM/SIGINT, time for in-flight requests to finish (30)
+  --drain-delay SECONDS      on SIGTERM/SIGINT, keep serving this long after /health and /ready turn
+                             503, so a load balancer's checks see it first (5; >= its interval x fall)
+  --grace SECONDS            then, after the listener closes, time for accepted requests to finish (30)
   --max-batch-tokens N       rows x padded length per model run (2048 CPU, 262144 CUDA)
   --count-tokens             count tokens of every request (x-compute-tokens header)
   --strict-model             answer 404 to a "model" that is not served instead of using the default
   --device cpu|cuda|auto     (cpu)   --precision fp32|fp16|int8   --revision REV   --threads N
   --log-level LEVEL          fatal|error|warn|info|debug (info); logs are JSON lines on stdout
+Probes: GET /live answers 200 while the process runs (liveness); GET /ready (state only) and
+GET /health (TEI's, one model pass) answer 503 while models load and from the first SIGTERM on
+(readiness). A second SIGTERM/SIGINT ends --drain-delay early.
 Every flag also reads from the environment as CROSSRANK_<FLAG> (CROSSRANK_MAX_CLIENT_BATCH_SIZE=64,
 CROSSRANK_MODEL=a,b for several models); flags win.`;
 
@@ -42,6 +49,7 @@ const FLAGS = {
   'max-queued-pairs': { type: 'string' },
   'request-timeout': { type: 'string' },
   grace: { type: 'string' },
+  'drain-delay': { type: 'string' },
   'max-batch-tokens': { type: 'string' },
   'count-tokens': { type: 'boolean' },
   'strict-model': { type: 'boolean' },
@@ -87,6 +95,8 @@ export interface ServeConfig {
   requestTimeoutMs: number;
   /** --grace, in ms (the flag is in seconds): time for in-flight requests after SIGTERM/SIGINT [30,000]. */
   graceMs: number;
+  /** --drain-delay, in ms (the flag is in seconds): keep serving after /health and /ready turn 503, before the listener closes [5,000]. */
+  drainDelayMs: number;
   /** --max-batch-tokens: rows x padded length per model run [the device's default]. */
   maxBatchTokens: number | undefined;
   /** --count-tokens: count every request's tokens (x-compute-tokens header). */
@@ -162,6 +172,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     maxQueuedPairs: int('max-queued-pairs', undefined, 1),
     requestTimeoutMs: secs('request-timeout', 0),
     graceMs: secs('grace', 30),
+    drainDelayMs: secs('drain-delay', 5),
     maxBatchTokens: int('max-batch-tokens', undefined, 1),
     countTokens: flag('count-tokens'),
     strictModel: flag('strict-model'),
@@ -171,6 +182,27 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     threads: int('threads', undefined, 0),
     logLevel: get('log-level') ?? 'info',
   };
+}
+
+/**
+ * Holds the port while models load (a download can take minutes): GET /live answers 200, every
+ * other request 503 with `Retry-After`, so probes see a live process that is not ready yet rather
+ * than a refused connection. Closed just before the real server listens on the same port.
+ */
+async function listenWhileLoading(host: string, port: number): Promise<Server> {
+  const server = createHttpServer((request, response) => {
+    const live = request.method === 'GET' && /\/live$/.test((request.url ?? '').split('?')[0] as string);
+    response.writeHead(live ? 200 : 503, { 'content-type': 'application/json', connection: 'close', ...(live ? {} : { 'retry-after': '1' }) });
+    response.end(live ? '' : JSON.stringify({ error: 'loading models', error_type: 'Unhealthy' }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
 }
 
 /** Runs the server until SIGTERM/SIGINT; resolves with the exit code (0 when in-flight work finished within --grace). */
@@ -184,6 +216,14 @@ export async function serveMain(argv: string[]): Promise<number> {
   const closeAll = async (): Promise<void> => {
     await Promise.all(served.map((m) => m.model.close()));
   };
+  const loading = await listenWhileLoading(config.host, config.port);
+  const stopLoading = (): Promise<void> =>
+    new Promise((resolve) => {
+      loading.close(() => resolve());
+      loading.closeAllConnections();
+    });
+  // With --port 0 the real server takes the port the placeholder was given.
+  const port = (loading.address() as AddressInfo).port;
   try {
     for (const { name, ref } of config.models) {
       const options: LoadOptions = { device: config.device };
@@ -194,6 +234,7 @@ export async function serveMain(argv: string[]): Promise<number> {
       served.push({ name, model: await CrossEncoder.load(ref, options), ...(name !== ref ? { aliases: [ref] } : {}) });
     }
   } catch (error) {
+    await stopLoading();
     await closeAll();
     throw error;
   }
@@ -212,7 +253,8 @@ export async function serveMain(argv: string[]): Promise<number> {
     fastify: { logger: { level: config.logLevel } },
   });
   const { app } = server;
-  const address = await app.listen({ host: config.host, port: config.port });
+  await stopLoading();
+  const address = await app.listen({ host: config.host, port });
   // The startup line: what is served, from which file, on which device, within which limits.
   app.log.info(
     {
@@ -230,17 +272,31 @@ export async function serveMain(argv: string[]): Promise<number> {
         maxQueuedPairs: config.maxQueuedPairs ?? 1 << 20,
         requestTimeoutMs: config.requestTimeoutMs,
         graceMs: config.graceMs,
+        drainDelayMs: config.drainDelayMs,
       },
       auth: config.apiKey ? 'bearer' : 'none',
     },
     'crossrank serve ready',
   );
+  // First signal: drain (readiness 503, serve through --drain-delay, close, --grace). A second
+  // one ends the delay early, for a person at a terminal who does not want to wait.
+  const hurry = new AbortController();
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    let seen = false;
+    const on = (name: NodeJS.Signals) => (): void => {
+      if (seen) {
+        app.log.info({ signal: name }, 'second signal: ending --drain-delay now');
+        hurry.abort();
+        return;
+      }
+      seen = true;
+      resolve(name);
+    };
+    process.on('SIGTERM', on('SIGTERM'));
+    process.on('SIGINT', on('SIGINT'));
   });
-  app.log.info({ signal, graceMs: config.graceMs }, 'stopping: no new requests, finishing those in flight');
-  const inTime = await server.drain(config.graceMs);
+  app.log.info({ signal, drainDelayMs: config.drainDelayMs, graceMs: config.graceMs }, 'stopping: out of rotation now, no new connections after --drain-delay, finishing those in flight');
+  const inTime = await server.drain(config.graceMs, { delayMs: config.drainDelayMs, signal: hurry.signal });
   await closeAll();
   app.log.info({ inTime }, inTime ? 'stopped' : 'stopped after --grace: requests still in flight were cancelled');
   return inTime ? 0 : 1;

@@ -9,7 +9,7 @@
  * @module crossrank/serve
  */
 export { createServer, crossrankPlugin, v1Flavour } from './server.js';
-export type { CrossrankServer, ServeOptions, ServedModel } from './server.js';
+export type { CrossrankServer, DrainOptions, ServeOptions, ServePhase, ServedModel } from './server.js';
 export type { CohereV1Request } from './schemas.js';
 export { HttpError } from './errors.js';
 export type { ErrorType } from './errors.js';
