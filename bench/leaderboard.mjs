@@ -11,7 +11,7 @@
 //   --model ID_OR_DIR              a hub id (org/name[@revision]) or a model folder; repeatable
 //   MODELS_DIR/<model>/            crossrank model folders (e.g. from `crossrank convert`)
 //   BEIR_DIR/<dataset>/            BEIR folders (corpus.jsonl, queries.jsonl, qrels/test.tsv or dev.tsv)
-//   RUNS_DIR/<dataset>.trec        first-stage runs in TREC format (BM25 top-100, see README)
+//   RUNS_DIR/<dataset>.trec        first-stage runs in TREC format (BM25 top-100, see docs/evaluation.md)
 // Writes OUT_DIR/leaderboard.md, OUT_DIR/leaderboard.json and each reranked run as
 // OUT_DIR/runs/<model>/<dataset>.trec. Interrupted runs resume where they stopped.
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';

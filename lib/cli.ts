@@ -5,10 +5,13 @@
 // HF_HUB_OFFLINE, HF_HUB_CACHE / HF_HOME as for Python).
 //   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
 //   crossrank info    --model DIR|ID
+//   crossrank download --model ID [--revision REV] [--precision P] [--device D]   (fills the HF cache, loads nothing)
 //   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
 //   crossrank convert --model HF_DIR --out DIR [--python PATH] [-- extra convert.py options]
 //   crossrank serve   --model ID|DIR [--model ...] [--port 8080] [...]   (lib/serve/cli.ts: flags and CROSSRANK_* env)
 //   crossrank build   (builds the native addon from source in this project; native/build.mjs)
+//   crossrank --version
+// Errors name the flag the user typed (--top-k), not the library's option path (options.topK).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,20 +21,26 @@ import { Presets, SingleBar } from 'cli-progress';
 
 import { CrossEncoder, type LoadOptions, type Precision } from './cross-encoder.js';
 import type { DownloadProgress } from './hub/resolve.js';
+import { intFlag, isUsageError, withFlagNames } from './cli-errors.js';
 import { CrossrankError } from './errors.js';
+import { resolveHubModel } from './hub/resolve.js';
 import { parseModelRef } from './hub/settings.js';
 import { evaluate } from './eval/evaluate.js';
-import { packageRoot } from './native.js';
+import { ownVersion, packageRoot } from './native.js';
 
 const USAGE = `usage:
   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
   crossrank info    --model DIR|ID
+  crossrank download --model ID [--revision REV] [--precision fp32|fp16|int8] [--device cpu|cuda|auto]
+    downloads the files \`serve --model ID\` with the same --precision/--device loads into the HF cache, and
+    prints {repo, revision, commit, dir, file, downloaded} as JSON (a Kubernetes init step; see docs/deploy.md)
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
   crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--int8 per-token|dynamic] [--no-optimize] [--bounds JSON] [--traceback]
     exit 0: all written; 1: the model could not be converted (nothing written); 3: fp32 written, a variant refused
   crossrank serve   --model ID|DIR [--model [NAME=]ID|DIR ...] [--host H] [--port P] ... (crossrank serve --help)
   crossrank build   (build the native addon from source: cmake, cargo, a C++17 compiler, and the dev packages
                      cmake-js node-addon-api com.github.asus4.onnxruntime or ONNXRUNTIME_ROOT)
+  crossrank --version
 --model: a model folder, or a Hugging Face hub id such as cross-encoder/ms-marco-MiniLM-L6-v2
   (org/name@REV or --revision REV for a branch, tag or commit; --precision fp32|fp16|int8 picks the ONNX file).
   Hub models download once into the Hugging Face cache (HF_HUB_CACHE, HF_HOME); HF_TOKEN for gated or
@@ -90,47 +99,76 @@ weights = ["*.safetensors"] if any(f.endswith(".safetensors") for f in files) el
 print(snapshot_download(repo, revision=rev, allow_patterns=["*.json", "*.txt", "*.model"] + weights, ignore_patterns=["onnx/*", "openvino/*"]))
 `;
 
+/** The flags of rerank, info, eval and convert (serve has its own: lib/serve/cli.ts). */
+const OPTIONS = {
+  model: { type: 'string' },
+  revision: { type: 'string' },
+  precision: { type: 'string' },
+  query: { type: 'string' },
+  'top-k': { type: 'string' },
+  device: { type: 'string' },
+  data: { type: 'string' },
+  run: { type: 'string' },
+  output: { type: 'string' },
+  split: { type: 'string' },
+  concurrency: { type: 'string' },
+  json: { type: 'boolean' },
+  out: { type: 'string' },
+  python: { type: 'string' },
+  'no-fp16': { type: 'boolean' },
+  'no-int8': { type: 'boolean' },
+  int8: { type: 'string' },
+  'no-optimize': { type: 'boolean' },
+  bounds: { type: 'string' },
+  traceback: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+const FLAG_NAMES = Object.keys(OPTIONS);
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // As git, npm and node: `--version` prints the version alone, for scripts to read.
+  if (command === '--version' || command === '-V') {
+    console.log(ownVersion());
+    return 0;
+  }
+  if (command === '--help' || command === '-h') {
+    console.error(USAGE);
+    return 0;
+  }
   // serve has flags of its own (and reads CROSSRANK_* env); loaded only when asked for, so the
   // other commands never load fastify.
-  if (command === 'serve') return (await import('./serve/cli.js')).serveMain(rest);
+  if (command === 'serve') {
+    const serve = await import('./serve/cli.js');
+    try {
+      return await serve.serveMain(rest);
+    } catch (error) {
+      throw withFlagNames(error, serve.SERVE_FLAG_NAMES);
+    }
+  }
   if (command === 'build') {
     // The source build in this project (loaded before any prebuilt package): see native/build.mjs.
     return spawnSync(process.execPath, [join(packageRoot(), 'native', 'build.mjs')], { stdio: 'inherit' }).status ?? 1;
   }
+  try {
+    return await runCommand(command, rest);
+  } catch (error) {
+    throw withFlagNames(error, FLAG_NAMES);
+  }
+}
+
+/** rerank, info, eval and convert; their errors name library options, which main() turns into flags. */
+async function runCommand(command: string | undefined, rest: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: {
-      model: { type: 'string' },
-      revision: { type: 'string' },
-      precision: { type: 'string' },
-      query: { type: 'string' },
-      'top-k': { type: 'string' },
-      device: { type: 'string' },
-      data: { type: 'string' },
-      run: { type: 'string' },
-      output: { type: 'string' },
-      split: { type: 'string' },
-      concurrency: { type: 'string' },
-      json: { type: 'boolean' },
-      out: { type: 'string' },
-      python: { type: 'string' },
-      'no-fp16': { type: 'boolean' },
-      'no-int8': { type: 'boolean' },
-      int8: { type: 'string' },
-      'no-optimize': { type: 'boolean' },
-      bounds: { type: 'string' },
-      traceback: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: OPTIONS,
   });
   if (values.help || !command || !values.model) {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
-  const topK = values['top-k'] !== undefined ? Number(values['top-k']) : undefined;
+  const topK = intFlag('top-k', values['top-k']);
   const device = (values.device ?? 'cpu') as 'cpu' | 'auto' | 'cuda';
   const loadOptions: LoadOptions = { device, onProgress: downloadBar() };
   if (values.revision !== undefined) loadOptions.revision = values.revision;
@@ -185,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
       output: values.output,
       topK,
       split: values.split,
-      concurrency: values.concurrency !== undefined ? Number(values.concurrency) : undefined,
+      concurrency: intFlag('concurrency', values.concurrency),
       loadOptions,
       onProgress: process.stderr.isTTY || process.env.CROSSRANK_PROGRESS ? (d, t) => bar(d, t, started) : undefined,
     });
@@ -207,6 +245,20 @@ async function main(argv: string[]): Promise<number> {
       }
       if (report.output) console.log(`reranked run: ${report.output}`);
     }
+    return 0;
+  }
+
+  if (command === 'download') {
+    // The same file choice as CrossEncoder.load (precision, device, this CPU's features), so a
+    // later `serve --model ID` with the same flags finds everything cached, even with HF_HUB_OFFLINE=1.
+    const ref = parseModelRef(values.model, values.revision);
+    if (!('hub' in ref)) throw new CrossrankError('INVALID_ARGUMENT', `download takes a hub id (org/name), received the folder ${JSON.stringify(values.model)}`);
+    if (!['cpu', 'cuda', 'auto'].includes(device)) throw new CrossrankError('INVALID_ARGUMENT', `--device must be cpu, cuda or auto, received ${JSON.stringify(device)}`);
+    if (values.precision !== undefined && !['fp32', 'fp16', 'int8'].includes(values.precision)) {
+      throw new CrossrankError('INVALID_ARGUMENT', `--precision must be fp32, fp16 or int8, received ${JSON.stringify(values.precision)}`);
+    }
+    const hub = await resolveHubModel(ref.hub, { device, ...(loadOptions.precision ? { precision: loadOptions.precision } : {}), ...(loadOptions.onProgress ? { onProgress: loadOptions.onProgress } : {}) });
+    console.log(JSON.stringify({ repo: hub.repo, revision: hub.revision, commit: hub.commit, dir: hub.dir, file: hub.file, downloaded: hub.downloaded, source: hub.source }));
     return 0;
   }
 
@@ -243,6 +295,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    // An unknown flag or a flag without its value is a usage error: exit 2, as a missing --model.
+    if (isUsageError(error)) {
+      console.error(`crossrank: ${(error as Error).message}\n(crossrank --help lists the commands and flags)`);
+      process.exitCode = 2;
+      return;
+    }
     const code = error instanceof CrossrankError ? ` [${error.code}]` : '';
     console.error(`crossrank: ${(error as Error).message}${code}`);
     process.exitCode = 1;

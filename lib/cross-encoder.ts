@@ -27,9 +27,14 @@ import {
   snapshotStrings,
 } from './validate.js';
 
+/** Where a model runs: the CPU, a CUDA GPU, or CUDA when usable and else the CPU ('auto'). */
 export type Device = 'cpu' | 'cuda' | 'auto';
 export type { Activation, ChunkInfo, ChunkingOptions };
 
+/**
+ * Which ONNX file to load by its numeric format: fp32 (the reference), fp16 (for GPUs) or int8
+ * (quantized, for CPUs). The file each picks: lib/hub/choose.ts, docs/models.md "Which ONNX file".
+ */
 export type Precision = 'fp32' | 'fp16' | 'int8';
 
 /**
@@ -99,10 +104,12 @@ export interface LoadOptions {
   logLevel?: LogLevel;
 }
 
+/** The least severe ONNX Runtime log line printed on stderr ('off': none; its errors still reject). */
 export type LogLevel = 'off' | 'error' | 'warning' | 'info' | 'verbose';
 // OrtLoggingLevel of each: the least severe line printed (4: fatal only).
 const LOG_SEVERITY: Record<LogLevel, number> = { verbose: 0, info: 1, warning: 2, error: 3, off: 4 };
 
+/** Options of predict() (and rerank()). Integer options are checked against lib/options.ts. */
 export interface PredictOptions {
   /** Most pairs per ONNX Runtime run (default 256). Scores do not depend on it. */
   batchSize?: number;
@@ -114,6 +121,7 @@ export interface PredictOptions {
   signal?: AbortSignal;
 }
 
+/** Options of rerank(): predict()'s, and which results to return. */
 export interface RerankOptions extends PredictOptions {
   /** Keep the best topK results (default: all). */
   topK?: number;
@@ -131,31 +139,49 @@ export interface RerankOptions extends PredictOptions {
   chunking?: ChunkingOptions;
 }
 
+/** One document of a rerank() result, best first. */
 export interface RerankResult {
   /** Position of the document in the input array. */
   index: number;
+  /** The document's score: the model's logit after the activation (sigmoid: in [0, 1]). */
   score: number;
+  /** The document's text, with returnDocuments. */
   document?: string;
   /** With options.chunking: the window that gave the score (character offsets into the document). */
   chunk?: ChunkInfo;
 }
 
+/** What CrossEncoder.info reports: the files loaded, the model's shape and how it runs. */
 export interface ModelInfo {
+  /** The model folder (for a hub id, its snapshot folder in the Hugging Face cache). */
   dir: string;
+  /** The ONNX file loaded (absolute path). */
   modelPath: string;
+  /** The tokenizer.json loaded (absolute path). */
   tokenizerPath: string;
+  /** config.json `model_type` (e.g. 'bert', 'xlm-roberta'), when present. */
   modelType: string | undefined;
+  /** config.json `architectures[0]` (e.g. 'BertForSequenceClassification'), when present. */
   architecture: string | undefined;
+  /** Scores per pair: the ONNX graph's logits width (1 for rerankers). */
   numLabels: number;
+  /** config.json `id2label` names, in label order, when present. */
   labels: string[] | undefined;
+  /** Tokens per pair after truncation, special tokens included. */
   maxLength: number;
+  /** The activation predict() applies by default (sentence-transformers' rule, or options.activation). */
   activation: Activation;
+  /** The ONNX graph's input names (input_ids, attention_mask, and token_type_ids when it takes them). */
   inputs: string[];
+  /** The ONNX graph's logits output name. */
   output: string;
+  /** The logits' element type in the graph; scores are always returned as float32. */
   outputType: 'float32' | 'float16';
+  /** Where the model runs (with device 'auto', what it resolved to). */
   device: 'cpu' | 'cuda';
   /** Why this device was chosen (useful with device 'auto'). */
   deviceReason: string;
+  /** ONNX Runtime execution providers of the session, in priority order. */
   providers: string[];
   /**
    * Where batches are staged for the device: 'pinned' (the CUDA provider's page-locked host memory,
@@ -169,18 +195,30 @@ export interface ModelInfo {
    * activations dynamically (int8 files from onnxruntime.quantization.quantize_dynamic, the hub's
    * model_qint8_*.onnx / model_quantized.onnx), so each batch gets its own activation scales.
    * Concurrent calls on one model share batches, so such a score can move with what else runs.
-   * The same call on an idle model still repeats exactly. See README "Precision".
+   * The same call on an idle model still repeats exactly. See docs/usage.md, "Repeatable scores and batch dependence".
    */
   batchDependent: boolean;
   /** Why batchDependent is what it is: the operators found, or why the graph could not be read. */
   batchDependentReason: string;
+  /** The ONNX Runtime version the addon runs (e.g. '1.29.0'). */
   onnxruntimeVersion: string;
   /**
    * Set when the model was loaded by hub id: the repo, the revision asked for, the commit it
    * resolved to, the ONNX file chosen (repo path), and whether the hub was asked ('hub') or only
    * the cache ('cache': offline, or the hub unreachable).
    */
-  hub?: { repo: string; revision: string; commit: string; file: string; source: 'hub' | 'cache' };
+  hub?: {
+    /** The repo id as given (org/name); a renamed repo is followed through the hub's redirect. */
+    repo: string;
+    /** The branch, tag or commit asked for. */
+    revision: string;
+    /** The commit it resolved to (40 hex digits). */
+    commit: string;
+    /** The ONNX file's path inside the repo. */
+    file: string;
+    /** 'hub' when the hub answered, 'cache' when only the cache was used. */
+    source: 'hub' | 'cache';
+  };
   /**
    * Which native addon runs the model: 'name@version (path)' of the platform package (e.g.
    * @crossrank/linux-x64-gnu-cuda), 'source build (path)' or 'CROSSRANK_ADDON (path)'.
@@ -215,6 +253,12 @@ interface CallSettings {
   signal: AbortSignal | undefined;
 }
 
+/**
+ * A cross-encoder model loaded into the native engine: scores (query, document) pairs with one
+ * scheduler per model that batches every concurrent call. Create it with CrossEncoder.load(); free
+ * it with close(). Scores equal sentence-transformers' CrossEncoder.predict on the same weights
+ * (fp32: within 1e-4). Every failure is a CrossrankError with a stable code.
+ */
 export class CrossEncoder {
   #native: NativeModel | undefined;
   readonly #info: ModelInfo;
@@ -355,6 +399,7 @@ export class CrossEncoder {
     }
   }
 
+  /** True once close() was called: every later call rejects with CLOSED. */
   get closed(): boolean {
     return this.#native === undefined;
   }
@@ -470,7 +515,12 @@ export class CrossEncoder {
   }
 
   /** Token ids and type ids exactly as predict() feeds them to the model. */
-  async tokenize(pairs: ReadonlyArray<readonly [string, string]>): Promise<{ ids: Uint32Array[]; typeIds: Uint32Array[] }> {
+  async tokenize(pairs: ReadonlyArray<readonly [string, string]>): Promise<{
+    /** Per pair: token ids, special tokens included, truncated to info.maxLength. */
+    ids: Uint32Array[];
+    /** Per pair: token type ids (0 for the first text, 1 for the second where the tokenizer sets them). */
+    typeIds: Uint32Array[];
+  }> {
     const model = this.#open();
     const { first, second } = snapshotPairs('pairs', pairs);
     if (first.length === 0) return { ids: [], typeIds: [] };

@@ -28,6 +28,7 @@ const KNOWN_CODES = new Set<string>([
 
 /** The one error class crossrank throws or rejects with. */
 export class CrossrankError extends Error {
+  /** What failed, stable across versions: match on it, never on the message. */
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {

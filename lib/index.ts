@@ -1,3 +1,12 @@
+/**
+ * `crossrank`: load a cross-encoder (`CrossEncoder.load`), score pairs (`predict`), rerank
+ * documents (`rerank`); BEIR evaluation with trec_eval's metrics; the hub resolution and file
+ * choice that `load` uses. Every failure is a `CrossrankError` with a stable `code`.
+ * The manual: docs/README.md.
+ *
+ * @packageDocumentation
+ * @module crossrank
+ */
 export { CrossEncoder } from './cross-encoder.js';
 export type {
   Activation,
@@ -25,4 +34,4 @@ export type { DownloadProgress, HubModel, ResolveOptions } from './hub/resolve.j
 export { hubSettings, parseModelRef } from './hub/settings.js';
 export type { HubRef, HubSettings } from './hub/settings.js';
 export { chooseModelFile, cpuFeatures, modelFileCandidates } from './hub/choose.js';
-export type { CpuFeatures } from './hub/choose.js';
+export type { CpuFeatures, FileDevice, FilePrecision } from './hub/choose.js';

@@ -38,8 +38,8 @@ export function packageRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..');
 }
 
-/** crossrank's own version: a platform package must have exactly this one. */
-function ownVersion(): string {
+/** crossrank's own version (its package.json): a platform package must have exactly this one; `crossrank --version` prints it. */
+export function ownVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 

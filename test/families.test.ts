@@ -40,7 +40,7 @@ const familyGolden = (name: string): FamilyGolden =>
 const familyDir = (name: string): string => join(FIXTURES, 'models', name);
 const pick = <T>(values: T[], keep: boolean[]): T[] => values.filter((_, i) => keep[i]);
 
-/** Where sentence-transformers 6.2 tokenizes differently from tokenizer.json (README "Families"). */
+/** Where sentence-transformers 6.2 tokenizes differently from tokenizer.json (docs/models.md, "Where parity with sentence-transformers 6 does not hold"). */
 const ST_DIVERGES = new Set(['deberta-v3-tiny', 'albert-tiny']);
 
 describe.each(FAMILY_NAMES)('family parity: %s', (name) => {
@@ -69,7 +69,7 @@ describe.each(FAMILY_NAMES)('family parity: %s', (name) => {
     expect(typeIds.map((a) => Array.from(a))).toEqual(g.type_ids);
   });
 
-  it('sentence-transformers tokenizes like tokenizer.json everywhere, except where README says', () => {
+  it('sentence-transformers tokenizes like tokenizer.json everywhere, except where docs/models.md says', () => {
     const differs = g.st_agrees.filter((a) => !a).length;
     if (ST_DIVERGES.has(name)) {
       expect(differs).toBeGreaterThan(0);

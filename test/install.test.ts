@@ -68,6 +68,9 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
  * the manifest under `versions`, the tarball base64 under `_attachments`), in one request
  * instead of one npm process per package. `latest` moves to each version published.
  */
+/** The end of verdaccio's output, for failure messages (set once it starts). */
+let verdaccioLog = (): string => '';
+
 async function publishTarball(file: string, token: string): Promise<void> {
   const entry = spawnSync('tar', ['-tzf', file], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 })
     .stdout.split('\n')
@@ -89,11 +92,24 @@ async function publishTarball(file: string, token: string): Promise<void> {
     versions: { [version]: { ...manifest, _id: `${name}@${version}`, dist } },
     _attachments: { [`${name}-${version}.tgz`]: { content_type: 'application/octet-stream', data: data.toString('base64'), length: data.length } },
   };
-  const res = await fetch(`${registry}${name.replace('/', '%2f')}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  });
+  const put = () =>
+    fetch(`${registry}${name.replace('/', '%2f')}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+  // undici reuses the keep-alive socket of the previous request; when that request was more than
+  // the server's keep-alive timeout ago (npm pack of every dependency runs in between, slower on a
+  // loaded machine), the server may close it as the PUT goes out: "other side closed" with nothing
+  // received. The server never saw that request, so one retry on a fresh socket is safe.
+  const res = await put()
+    .catch((e: Error & { cause?: { code?: string } }) => {
+      if (e.cause?.code === 'UND_ERR_SOCKET') return put();
+      throw e;
+    })
+    .catch((e: Error) => {
+      throw new Error(`publish ${name}@${version}: ${e.message} (${String((e as { cause?: unknown }).cause)})\n${verdaccioLog()}`);
+    });
   expect(res.status, `publish ${name}@${version}: ${await res.text()}`).toBe(201);
 }
 
@@ -244,6 +260,7 @@ beforeAll(async () => {
     env: { PATH: process.env.PATH, HOME: join(work, 'home') },
   });
   let log = '';
+  verdaccioLog = () => log.slice(-3000);
   verdaccio.stdout?.on('data', (d) => (log += d));
   verdaccio.stderr?.on('data', (d) => (log += d));
   const deadline = Date.now() + 60_000;

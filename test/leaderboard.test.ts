@@ -1,4 +1,4 @@
-// The README's "Reproduce the leaderboard" pipeline, end to end, on the tiny BEIR fixture.
+// The "Reproduce the leaderboard" pipeline of docs/evaluation.md, end to end, on the tiny BEIR fixture.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -235,7 +235,8 @@ describe('memory', () => {
     peak = Math.max(peak, process.memoryUsage().rss);
     await m.close();
     expect(peak - before).toBeLessThan(40 * 2 ** 20);
-  }, 60_000);
+    // 10 s alone; past 60 s on a machine running a build and other suites beside it.
+  }, 180_000);
 });
 
 describe('faults', () => {

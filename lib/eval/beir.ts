@@ -56,6 +56,10 @@ export async function readCorpus(dataDir: string, wanted: Set<string>): Promise<
   return docs;
 }
 
+/**
+ * A BEIR folder's `qrels/<split>.tsv` (query-id, corpus-id, score; a header line is skipped).
+ * Errors: INVALID_ARGUMENT when the file is missing or a grade is not a number.
+ */
 export function readQrels(dataDir: string, split = 'test'): Qrels {
   const path = need(join(dataDir, 'qrels', `${split}.tsv`), `qrels/${split}.tsv`);
   const qrels: Qrels = new Map();
@@ -73,6 +77,11 @@ export function readQrels(dataDir: string, split = 'test'): Qrels {
   return qrels;
 }
 
+/**
+ * A run in TREC format ("qid Q0 docid rank score tag" per line; the rank column is ignored, the
+ * score orders). `source` names the text in error messages. Errors: INVALID_ARGUMENT on a line
+ * with fewer than 6 columns or a score that is not a number.
+ */
 export function parseTrecRun(text: string, source = 'run'): Run {
   const run: Run = new Map();
   text.split(/\r?\n/).forEach((line, i) => {
@@ -88,6 +97,7 @@ export function parseTrecRun(text: string, source = 'run'): Run {
   return run;
 }
 
+/** parseTrecRun() of a file. Errors: INVALID_ARGUMENT when it is missing or malformed. */
 export function readTrecRun(path: string): Run {
   return parseTrecRun(readFileSync(need(path, 'run file'), 'utf8'), path);
 }

@@ -14,6 +14,7 @@ import { CrossrankError } from '../errors.js';
 import { type MetricsReport, type QueryMetrics, type Run, evaluateRun, trecOrder } from './metrics.js';
 import { checkKeys, checkObject, invalid, optionalInt, optionalString } from '../validate.js';
 
+/** Options of evaluate(): the data, the first-stage run, the model and how to run it. */
 export interface EvaluateOptions {
   /** BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv. */
   data: string;
@@ -31,17 +32,25 @@ export interface EvaluateOptions {
   batchSize?: number;
   /** Queries in flight at once (default 8). 1 reranks one query after the other. */
   concurrency?: number;
+  /** Options for CrossEncoder.load when `model` is a path or hub id (ignored for a loaded model). */
   loadOptions?: LoadOptions;
   /** Called after each query: (queries done, queries in all). */
   onProgress?: (done: number, total: number) => void;
+  /** Cancels the evaluation: rerank calls in flight reject with ABORTED; queries already written to `<output>.partial` stay there. */
   signal?: AbortSignal;
 }
 
+/** What evaluate() measured: trec_eval means of three runs, and each query's figures. */
 export interface EvaluateReport {
+  /** Queries of the first-stage run (each must be in queries.jsonl), reranked or resumed. */
   queries: number;
+  /** Queries reranked by this call (queries - resumedQueries). */
   rerankedQueries: number;
+  /** Queries taken from `<output>.partial` of an interrupted earlier call, not scored again. */
   resumedQueries: number;
+  /** (query, document) pairs this call scored. */
   documentsScored: number;
+  /** Wall time of the call, in seconds. */
   seconds: number;
   /** The whole first-stage run file, as `trec_eval qrels run` scores it (every depth it has). */
   firstStage: QueryMetrics;
@@ -54,10 +63,15 @@ export interface EvaluateReport {
   reranked: QueryMetrics;
   /** The top k used. */
   topK: number;
+  /** The reranked TREC run written (options.output), when one was asked for. */
   output?: string;
+  /** Each query's metrics (query id -> metrics), for the three runs above. */
   perQuery: {
+    /** The whole first-stage run. */
     firstStage: MetricsReport['perQuery'];
+    /** The first-stage run cut to top k. */
     firstStageTopK: MetricsReport['perQuery'];
+    /** The reranked top k. */
     reranked: MetricsReport['perQuery'];
   };
 }
@@ -65,6 +79,14 @@ export interface EvaluateReport {
 const KEYS = ['data', 'run', 'model', 'output', 'topK', 'split', 'batchSize', 'concurrency', 'loadOptions', 'onProgress', 'signal'] as const;
 const DEFAULT_CONCURRENCY = 8;
 
+/**
+ * BEIR re-ranking: reranks each query's top k of a first-stage run with a cross-encoder, writes the
+ * reranked run (options.output, resumable from `<output>.partial`) and reports NDCG@10, MRR@10,
+ * Recall@100 and MAP with trec_eval's semantics (lib/eval/metrics.ts). A model given by path or hub
+ * id is loaded and closed here; a CrossEncoder passed in stays open.
+ * Errors: INVALID_ARGUMENT (bad options, missing or malformed files, run queries or documents
+ * absent from queries.jsonl / corpus.jsonl), and any error of CrossEncoder.load or rerank.
+ */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluateReport> {
   const o = checkObject('options', options);
   checkKeys('options', o, KEYS);

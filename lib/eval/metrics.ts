@@ -9,17 +9,25 @@ export type Qrels = Map<string, Map<string, number>>;
 /** run: query id -> document id -> score. */
 export type Run = Map<string, Map<string, number>>;
 
+/** trec_eval's measures of one query (or their means), each in [0, 1]. */
 export interface QueryMetrics {
+  /** NDCG@10 (trec_eval ndcg_cut_10): graded gain, log2(rank + 1) discount. */
   ndcg10: number;
+  /** Reciprocal rank of the first relevant document (grade >= 1) within the top 10, else 0 (recip_rank cut at 10). */
   mrr10: number;
+  /** Relevant documents in the top 100 over all relevant documents of the query (recall_100). */
   recall100: number;
+  /** Average precision over the whole ranking (trec_eval map). */
   map: number;
 }
 
+/** evaluateRun()'s result: means, and each query's metrics. */
 export interface MetricsReport {
   /** Means over the evaluated queries. */
   mean: QueryMetrics;
+  /** Query id -> that query's metrics. */
   perQuery: Map<string, QueryMetrics>;
+  /** How many queries were evaluated (in both the run and the qrels). */
   queries: number;
 }
 
@@ -40,6 +48,10 @@ function dcg(gains: number[], k: number): number {
   return sum;
 }
 
+/**
+ * The metrics of one query: `ranking` is its document ids best first (trecOrder() of a run),
+ * `judged` its qrels (document id -> grade; relevant when >= 1, missing documents are 0).
+ */
 export function queryMetrics(ranking: string[], judged: Map<string, number>): QueryMetrics {
   const grade = (doc: string): number => judged.get(doc) ?? 0;
   const numRel = [...judged.values()].filter((g) => g >= 1).length;
@@ -73,6 +85,11 @@ export function queryMetrics(ranking: string[], judged: Map<string, number>): Qu
   return { ndcg10, mrr10, recall100, map };
 }
 
+/**
+ * trec_eval over a whole run: each query present in both the run and the qrels, ordered as
+ * trec_eval orders it (score descending, ties by document id in descending byte order), and the
+ * means over those queries. Matches pytrec_eval to 1e-6 (test/eval.test.ts).
+ */
 export function evaluateRun(run: Run, qrels: Qrels): MetricsReport {
   const perQuery = new Map<string, QueryMetrics>();
   for (const [qid, docs] of run) {

@@ -5,14 +5,20 @@ import { posix } from 'node:path';
 
 import { CrossrankError } from '../errors.js';
 
+/** The precision a file is chosen for (LoadOptions.precision): fp32, fp16 or int8. */
 export type FilePrecision = 'fp32' | 'fp16' | 'int8';
+/** The device a file is chosen for (LoadOptions.device): fp16 prefers optimum's O4 graph on 'cuda'. */
 export type FileDevice = 'cpu' | 'cuda' | 'auto';
 
 /** Instruction sets that decide which int8 file suits this CPU. */
 export interface CpuFeatures {
+  /** process.arch is arm64: model_qint8_arm64.onnx. */
   arm64: boolean;
+  /** AVX-512 VNNI (the avx512_vnni flag): model_qint8_avx512_vnni.onnx. */
   avx512vnni: boolean;
+  /** AVX-512 F and BW: model_qint8_avx512.onnx. */
   avx512: boolean;
+  /** AVX2: model_quint8_avx2.onnx. */
   avx2: boolean;
 }
 

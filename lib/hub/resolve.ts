@@ -42,24 +42,31 @@ export const SIDE_FILES = [
 export interface DownloadProgress {
   /** The repo path being downloaded (e.g. 'onnx/model.onnx'). */
   file: string;
-  /** Bytes of this file so far, and its size. */
+  /** Bytes of this file received so far. */
   fileLoaded: number;
+  /** This file's size in bytes. */
   fileTotal: number;
-  /** Bytes of all this load's downloads so far, and their total. */
+  /** Bytes of all this load's downloads received so far. */
   loaded: number;
+  /** Bytes of all this load's downloads together (only files not already cached). */
   total: number;
 }
 
+/** Options of resolveHubModel(): which file to choose, progress, and the hub client's limits. */
 export interface ResolveOptions {
+  /** Which ONNX file by precision (default 'fp32'; the table of lib/hub/choose.ts). */
   precision?: FilePrecision;
+  /** Which ONNX file by device (default 'cpu'). */
   device?: FileDevice;
   /** A repo path that overrides the file choice (e.g. 'onnx/model_O2.onnx'). */
   modelFile?: string;
+  /** Called as download bytes arrive. */
   onProgress?: (progress: DownloadProgress) => void;
   /** Defaults from the environment (hubSettings()). */
   settings?: Partial<HubSettings>;
   /** Attempts per request on network errors and 5xx/429 answers (default 3), and the first pause between them in ms (default 250, doubling). */
   retries?: number;
+  /** The first pause between attempts, in ms (default 250, doubling each time). */
   retryDelayMs?: number;
   /** A download that receives nothing for this long (ms, default 60,000) counts as cut short. */
   idleTimeoutMs?: number;
@@ -67,6 +74,7 @@ export interface ResolveOptions {
 
 /** Where a hub model was found. */
 export interface HubModel {
+  /** The repo id, `org/name`, as asked for. */
   repo: string;
   /** The revision asked for (branch, tag or commit). */
   revision: string;

@@ -50,7 +50,9 @@ export function hubSettings(overrides: Partial<HubSettings> = {}): HubSettings {
 
 /** A model on the hub: repo id and revision (branch, tag or commit). */
 export interface HubRef {
+  /** The repo id, `org/name`. */
   repo: string;
+  /** A branch, tag or commit ('main' unless one is named). */
   revision: string;
 }
 
@@ -69,7 +71,16 @@ function looksLikeRepoId(id: string): boolean {
  * `org/name` or `org/name@revision` is a hub repo (revision from the id or `revision`, default
  * 'main'); anything else is a folder, so a missing one gets the folder error.
  */
-export function parseModelRef(idOrDir: string, revision?: string): { folder: string } | { hub: HubRef } {
+export function parseModelRef(
+  idOrDir: string,
+  revision?: string,
+): {
+  /** The path as given: an existing path, or anything that is not a hub id. */
+  folder: string;
+} | {
+  /** The hub repo and revision named. */
+  hub: HubRef;
+} {
   if (existsSync(idOrDir)) return { folder: idOrDir };
   const at = idOrDir.indexOf('@');
   const id = at >= 0 ? idOrDir.slice(0, at) : idOrDir;

@@ -3,6 +3,10 @@
 // with its source named, so that crossrank reads a folder as CrossEncoder(folder) does.
 import { CrossrankError } from '../errors.js';
 
+/**
+ * The function applied to a model's logits to make scores, as sentence-transformers' CrossEncoder
+ * names them (torch.nn.Sigmoid, Identity, Softmax over the labels, Tanh).
+ */
 export type Activation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
 
 /** How a family turns token positions into embeddings, which decides its length limit. */

@@ -219,7 +219,7 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
         staged_files.append("tokenizer.json")
 
     # Parity set, tokenized as crossrank will: tokenizer.json itself (transformers 5 rebuilds some
-    # families' normalizers instead, see README "Model families").
+    # families' normalizers instead, see docs/models.md "Model families").
     pairs = parity_set(args.queries, args.docs)
     groups = [g for g, _, _ in pairs]
     tok = Tokenizer.from_file(str(stage / "tokenizer.json"))

@@ -1,11 +1,14 @@
 // `crossrank serve`: flags, environment (CROSSRANK_<FLAG> for every --flag), model loading,
 // listening, and the graceful stop on SIGTERM/SIGINT.
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 
 import { CrossEncoder, type Device, type LoadOptions, type Precision } from '../cross-encoder.js';
 import { CrossrankError } from '../errors.js';
 import { createServer, type ServedModel } from './server.js';
 
+/** `crossrank serve --help`: every flag, its default, and the CROSSRANK_<FLAG> environment rule. */
 export const SERVE_USAGE = `usage: crossrank serve --model ID|DIR [--model [NAME=]ID|DIR ...] [options]
   --model [NAME=]ID|DIR      a hub id or model folder; repeat for several; the first is the default
                              (NAME= gives it another name for requests' "model", e.g. rerank-v3.5=cross-encoder/...)
@@ -19,7 +22,9 @@ export const SERVE_USAGE = `usage: crossrank serve --model ID|DIR [--model [NAME
   --max-concurrent-requests N  requests handled at once (512); more: 429
   --max-queued-pairs N       pairs the model may hold queued (library default 1048576); more: 429
   --request-timeout SECONDS  cancel a request's work and answer 503 after this long (0: never)
-  --grace SECONDS            on SIGTERM/SIGINT, time for in-flight requests to finish (30)
+  --drain-delay SECONDS      on SIGTERM/SIGINT, keep serving this long after /health and /ready turn
+                             503, so a load balancer's checks see it first (5; >= its interval x fall)
+  --grace SECONDS            then, after the listener closes, time for accepted requests to finish (30)
   --max-batch-tokens N       rows x padded length per model run (2048 CPU, 262144 CUDA)
   --max-chunks-per-doc N     score documents past the model's limit by their best window, at most N
                              windows each (0: truncate); Cohere v1's max_chunks_per_doc overrides it
@@ -27,6 +32,9 @@ export const SERVE_USAGE = `usage: crossrank serve --model ID|DIR [--model [NAME
   --strict-model             answer 404 to a "model" that is not served instead of using the default
   --device cpu|cuda|auto     (cpu)   --precision fp32|fp16|int8   --revision REV   --threads N
   --log-level LEVEL          fatal|error|warn|info|debug (info); logs are JSON lines on stdout
+Probes: GET /live answers 200 while the process runs (liveness); GET /ready (state only) and
+GET /health (TEI's, one model pass) answer 503 while models load and from the first SIGTERM on
+(readiness). A second SIGTERM/SIGINT ends --drain-delay early.
 Every flag also reads from the environment as CROSSRANK_<FLAG> (CROSSRANK_MAX_CLIENT_BATCH_SIZE=64,
 CROSSRANK_MODEL=a,b for several models); flags win.`;
 
@@ -43,6 +51,7 @@ const FLAGS = {
   'max-queued-pairs': { type: 'string' },
   'request-timeout': { type: 'string' },
   grace: { type: 'string' },
+  'drain-delay': { type: 'string' },
   'max-batch-tokens': { type: 'string' },
   'max-chunks-per-doc': { type: 'string' },
   'count-tokens': { type: 'boolean' },
@@ -55,28 +64,59 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** The flag names of `crossrank serve`, without dashes (`max-client-batch-size`), for error messages. */
+export const SERVE_FLAG_NAMES: readonly string[] = Object.keys(FLAGS);
+
 /** Settings of `crossrank serve` after flags and environment. */
 export interface ServeConfig {
-  models: Array<{ name: string; ref: string }>;
+  /** --model, in order (the first is the default): each `NAME=REF` or a REF named by itself. */
+  models: Array<{
+    /** The name requests' `model` picks it by. */
+    name: string;
+    /** The hub id or folder to load. */
+    ref: string;
+  }>;
+  /** --default-model: the model for requests that name none (or an unknown one). */
   defaultModel: string | undefined;
+  /** --host: the address to listen on [127.0.0.1]. */
   host: string;
+  /** --port [8080]. */
   port: number;
+  /** --api-key: requests need `Authorization: Bearer KEY` (except /health, /ping, /metrics). */
   apiKey: string | undefined;
+  /** --max-client-batch-size: most texts per request [1024]; more answer 413 unless autoSplit. */
   maxClientBatchSize: number;
+  /** --auto-split: score larger requests in chunks of maxClientBatchSize instead of 413. */
   autoSplit: boolean;
+  /** --payload-limit: the largest body in bytes [2,000,000]; larger answer 413. */
   payloadLimit: number;
+  /** --max-concurrent-requests: requests handled at once [512]; more answer 429. */
   maxConcurrentRequests: number;
+  /** --max-queued-pairs: pairs each model may hold queued (LoadOptions.maxQueuedPairs; library default 1,048,576). */
   maxQueuedPairs: number | undefined;
+  /** --request-timeout, in ms (the flag is in seconds): cancel and answer 503 after this long [0: never]. */
   requestTimeoutMs: number;
+  /** --grace, in ms (the flag is in seconds): time for in-flight requests after SIGTERM/SIGINT [30,000]. */
   graceMs: number;
+  /** --drain-delay, in ms (the flag is in seconds): keep serving after /health and /ready turn 503, before the listener closes [5,000]. */
+  drainDelayMs: number;
+  /** --max-batch-tokens: rows x padded length per model run [the device's default]. */
   maxBatchTokens: number | undefined;
+  /** --max-chunks-per-doc: score rerank documents past the model's limit by their best window, at most this many windows [0: truncate]. */
   maxChunksPerDoc: number;
+  /** --count-tokens: count every request's tokens (x-compute-tokens header). */
   countTokens: boolean;
+  /** --strict-model: answer 404 to a `model` that is not served instead of using the default. */
   strictModel: boolean;
+  /** --device [cpu]. */
   device: Device;
+  /** --precision: which ONNX file (LoadOptions.precision). */
   precision: Precision | undefined;
+  /** --revision: the hub branch, tag or commit of every hub model. */
   revision: string | undefined;
+  /** --threads: ONNX Runtime intra-op threads per model (0: one per physical core). */
   threads: number | undefined;
+  /** --log-level: fatal, error, warn, info or debug [info]; JSON lines on stdout. */
   logLevel: string;
 }
 
@@ -137,6 +177,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     maxQueuedPairs: int('max-queued-pairs', undefined, 1),
     requestTimeoutMs: secs('request-timeout', 0),
     graceMs: secs('grace', 30),
+    drainDelayMs: secs('drain-delay', 5),
     maxBatchTokens: int('max-batch-tokens', undefined, 1),
     maxChunksPerDoc: int('max-chunks-per-doc', 0, 0)!,
     countTokens: flag('count-tokens'),
@@ -147,6 +188,27 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     threads: int('threads', undefined, 0),
     logLevel: get('log-level') ?? 'info',
   };
+}
+
+/**
+ * Holds the port while models load (a download can take minutes): GET /live answers 200, every
+ * other request 503 with `Retry-After`, so probes see a live process that is not ready yet rather
+ * than a refused connection. Closed just before the real server listens on the same port.
+ */
+async function listenWhileLoading(host: string, port: number): Promise<Server> {
+  const server = createHttpServer((request, response) => {
+    const live = request.method === 'GET' && /\/live$/.test((request.url ?? '').split('?')[0] as string);
+    response.writeHead(live ? 200 : 503, { 'content-type': 'application/json', connection: 'close', ...(live ? {} : { 'retry-after': '1' }) });
+    response.end(live ? '' : JSON.stringify({ error: 'loading models', error_type: 'Unhealthy' }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
 }
 
 /** Runs the server until SIGTERM/SIGINT; resolves with the exit code (0 when in-flight work finished within --grace). */
@@ -160,6 +222,14 @@ export async function serveMain(argv: string[]): Promise<number> {
   const closeAll = async (): Promise<void> => {
     await Promise.all(served.map((m) => m.model.close()));
   };
+  const loading = await listenWhileLoading(config.host, config.port);
+  const stopLoading = (): Promise<void> =>
+    new Promise((resolve) => {
+      loading.close(() => resolve());
+      loading.closeAllConnections();
+    });
+  // With --port 0 the real server takes the port the placeholder was given.
+  const port = (loading.address() as AddressInfo).port;
   try {
     for (const { name, ref } of config.models) {
       const options: LoadOptions = { device: config.device };
@@ -170,6 +240,7 @@ export async function serveMain(argv: string[]): Promise<number> {
       served.push({ name, model: await CrossEncoder.load(ref, options), ...(name !== ref ? { aliases: [ref] } : {}) });
     }
   } catch (error) {
+    await stopLoading();
     await closeAll();
     throw error;
   }
@@ -189,7 +260,8 @@ export async function serveMain(argv: string[]): Promise<number> {
     fastify: { logger: { level: config.logLevel } },
   });
   const { app } = server;
-  const address = await app.listen({ host: config.host, port: config.port });
+  await stopLoading();
+  const address = await app.listen({ host: config.host, port });
   // The startup line: what is served, from which file, on which device, within which limits.
   app.log.info(
     {
@@ -207,17 +279,31 @@ export async function serveMain(argv: string[]): Promise<number> {
         maxQueuedPairs: config.maxQueuedPairs ?? 1 << 20,
         requestTimeoutMs: config.requestTimeoutMs,
         graceMs: config.graceMs,
+        drainDelayMs: config.drainDelayMs,
       },
       auth: config.apiKey ? 'bearer' : 'none',
     },
     'crossrank serve ready',
   );
+  // First signal: drain (readiness 503, serve through --drain-delay, close, --grace). A second
+  // one ends the delay early, for a person at a terminal who does not want to wait.
+  const hurry = new AbortController();
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    let seen = false;
+    const on = (name: NodeJS.Signals) => (): void => {
+      if (seen) {
+        app.log.info({ signal: name }, 'second signal: ending --drain-delay now');
+        hurry.abort();
+        return;
+      }
+      seen = true;
+      resolve(name);
+    };
+    process.on('SIGTERM', on('SIGTERM'));
+    process.on('SIGINT', on('SIGINT'));
   });
-  app.log.info({ signal, graceMs: config.graceMs }, 'stopping: no new requests, finishing those in flight');
-  const inTime = await server.drain(config.graceMs);
+  app.log.info({ signal, drainDelayMs: config.drainDelayMs, graceMs: config.graceMs }, 'stopping: out of rotation now, no new connections after --drain-delay, finishing those in flight');
+  const inTime = await server.drain(config.graceMs, { delayMs: config.drainDelayMs, signal: hurry.signal });
   await closeAll();
   app.log.info({ inTime }, inTime ? 'stopped' : 'stopped after --grace: requests still in flight were cancelled');
   return inTime ? 0 : 1;

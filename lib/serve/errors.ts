@@ -7,12 +7,20 @@ import type { FailureReason } from './metrics.js';
 /** TEI's ErrorType, serialized as TEI serializes it (its OpenAPI enum). */
 export type ErrorType = 'Unhealthy' | 'Backend' | 'Overloaded' | 'Validation' | 'Tokenizer' | 'Empty' | 'Unauthorized';
 
+/**
+ * An HTTP error answer: the status, TEI's error_type, the message (the body's `error`), the
+ * te_request_failure reason it counts as, and extra headers (Retry-After on 429).
+ */
 export class HttpError extends Error {
   constructor(
+    /** The HTTP status (400, 401, 404, 413, 422, 424, 429, 499, 500, 503). */
     readonly status: number,
+    /** TEI's ErrorType, the body's `error_type`. */
     readonly errorType: ErrorType,
     message: string,
+    /** The `err` label of te_request_failure. */
     readonly reason: FailureReason,
+    /** Headers sent with the answer (e.g. `retry-after`). */
     readonly headers: Record<string, string> = {},
   ) {
     super(message);

@@ -24,15 +24,25 @@ export type FailureReason =
   | 'closed'
   | 'unauthorized';
 
+/** The Prometheus metrics of `crossrank serve`, under TEI's names (router/src/http/server.rs). */
 export interface ServeMetrics {
+  /** The prom-client registry /metrics renders (with Node's default process metrics). */
   registry: Registry;
+  /** te_request_count{method}: requests received. */
   requestCount: Counter<'method'>;
+  /** te_request_success{method}: requests answered with 200. */
   requestSuccess: Counter<'method'>;
+  /** te_request_failure{err}: requests that failed, by FailureReason. */
   requestFailure: Counter<'err'>;
+  /** te_request_duration: seconds from arrival to answer. */
   requestDuration: Histogram;
+  /** te_request_queue_duration: seconds from arrival to the library call. */
   queueDuration: Histogram;
+  /** te_request_inference_duration: seconds inside the library call (its queue, tokenization and runs). */
   inferenceDuration: Histogram;
+  /** te_request_tokenization_duration: seconds spent counting tokens (Jina usage, --count-tokens). */
   tokenizationDuration: Histogram;
+  /** te_request_input_length: tokens per pair as the model sees them (only when the server counts tokens). */
   inputLength: Histogram;
   /** Pairs handed to the library and not yet answered, across all models. */
   queueSize: Gauge;

@@ -103,13 +103,21 @@ export const cohereV2Body = {
 
 /** Cohere v1 and Jina: documents as strings or objects (Cohere: any string fields, ranked by `text` or rank_fields; Jina: `{text}`). */
 export interface CohereV1Request {
+  /** Which served model answers (by name or alias); a `rerank-*` name marks a Cohere request. */
   model?: string;
+  /** The search query. */
   query: string;
+  /** The documents to rank: strings, or objects (Cohere: ranked by `text` or rank_fields; Jina: `{text}`). */
   documents: Array<string | Record<string, unknown>>;
+  /** Return only the best top_n results (default: all). */
   top_n?: number;
+  /** Include each document in its result (Cohere's default false, Jina's true). */
   return_documents?: boolean;
+  /** Cohere: the object fields to rank by, joined as `field: value` lines (default `text`). */
   rank_fields?: string[];
+  /** Cohere: accepted for compatibility; a Cohere-only field that marks the request as Cohere's. */
   max_chunks_per_doc?: number;
+  /** Cohere: accepted when at least the model's max length (crossrank always truncates to it); else 422. */
   max_tokens_per_doc?: number;
 }
 

@@ -38,8 +38,11 @@ import {
 
 /** A loaded model the server answers with, under `name` (and any `aliases`) in requests' `model`. */
 export interface ServedModel {
+  /** The name requests' `model` field picks it by, and /info's served_model_name. */
   name: string;
+  /** The loaded model; the caller owns it (the server never closes it). */
   model: CrossEncoder;
+  /** Other names that pick it (e.g. the hub id when `name` is an alias). */
   aliases?: string[];
 }
 
@@ -47,6 +50,7 @@ export interface ServedModel {
 export interface ServeOptions {
   /** Models to serve; the first is the default unless defaultModel names another. */
   models: ServedModel[];
+  /** Name of the model that answers requests naming none, or one not served (without strictModel) [the first]. */
   defaultModel?: string;
   /** Most texts/documents/inputs in one request [1024]; more answer 413 unless autoSplit. */
   maxClientBatchSize?: number;
@@ -76,11 +80,36 @@ export interface ServeOptions {
   tokenizerThreads?: number;
 }
 
+/** How drain() leaves a load balancer's rotation before it stops; see CrossrankServer.drain. */
+export interface DrainOptions {
+  /**
+   * Milliseconds to keep serving after readiness (/health, /ready) turns 503 and before the
+   * listener closes [0]. A balancer only stops sending once its checks have seen the 503 (HAProxy:
+   * `inter` x `fall`; Kubernetes: the endpoint update after preStop), and a listener closed before
+   * then turns its requests into socket errors. Answers carry `Connection: close` meanwhile.
+   */
+  delayMs?: number;
+  /** Ends the delay early when aborted (a second SIGTERM/SIGINT in the CLI); the grace still applies. */
+  signal?: AbortSignal;
+}
+
+/** Where a server is in its life: serving, draining (out of rotation, still serving), closing (listener closed). */
+export type ServePhase = 'serving' | 'draining' | 'closing';
+
 /** What createServer() adds: the server, plus draining and the metrics registry. */
 export interface CrossrankServer {
+  /** The fastify app, routes registered; call app.listen() to serve. */
   app: FastifyInstance;
-  /** Stops accepting, lets in-flight requests finish within graceMs, then aborts the rest. Resolves true if all finished in time. */
-  drain(graceMs: number): Promise<boolean>;
+  /**
+   * The stop a load balancer needs: readiness answers 503 at once and every answer closes its
+   * connection; requests keep being served for `delayMs`; then the listener closes and requests
+   * already accepted get `graceMs` to finish before their work is aborted (answering 503).
+   * Resolves true if every accepted request finished within the grace.
+   */
+  drain(graceMs: number, options?: DrainOptions): Promise<boolean>;
+  /** The current phase, as /ready reports it. */
+  readonly phase: ServePhase;
+  /** The Prometheus registry and metrics behind /metrics. */
   metrics: ServeMetrics;
 }
 
@@ -130,7 +159,16 @@ interface Resolved {
  * no coercion) and error handler inside its scope, so the host app's settings are untouched.
  * The host owns the models: the plugin never closes them.
  */
-export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: ServeMetrics; draining?: () => boolean; inflight?: Set<RequestState> }> =
+export const crossrankPlugin: FastifyPluginAsync<
+  ServeOptions & {
+    /** @internal createServer's metrics, shared with the app's hooks. */
+    metrics?: ServeMetrics;
+    /** @internal createServer's shutdown flag: routes answer 503 while it is true. */
+    draining?: () => boolean;
+    /** @internal createServer's set of requests in flight, aborted when drain() runs past its grace. */
+    inflight?: Set<RequestState>;
+  }
+> =
   async (app, options) => {
     if (!options.models?.length) throw new CrossrankError('INVALID_ARGUMENT', 'serve: at least one model is needed');
     const byName = new Map<string, ServedModel>();
@@ -184,8 +222,8 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
     app.addHook('onRequest', async (request, reply) => {
       const state: RequestState = { start: process.hrtime.bigint(), controller: new AbortController(), cause: { timedOut: false, clientGone: false, shuttingDown: false } };
       states.set(request, state);
-      // TEI's public routes stay open (probes, scrapers), under any prefix the plugin is mounted at.
-      if (keyHash && !/\/(health|ping|metrics)$/.test(request.routeOptions.url ?? '')) {
+      // TEI's public routes and the probes stay open (balancers, kubelets, scrapers), under any prefix.
+      if (keyHash && !/\/(health|ping|metrics|ready|live)$/.test(request.routeOptions.url ?? '')) {
         const given = sha256(String(request.headers.authorization ?? ''));
         if (!timingSafeEqual(given, keyHash)) {
           fail('unauthorized');
@@ -203,7 +241,8 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
         }
         entry = fallback!;
       }
-      if (entry.model.closed || draining()) throw new HttpError(503, 'Unhealthy', 'the server is shutting down', 'closed');
+      // Draining replicas keep serving: a balancer sends until its checks have seen /health's 503.
+      if (entry.model.closed) throw new HttpError(503, 'Unhealthy', 'the server is shutting down', 'closed');
       return { entry, info: entry.model.info };
     }
 
@@ -453,8 +492,17 @@ export const crossrankPlugin: FastifyPluginAsync<ServeOptions & { metrics?: Serv
       }
       return '';
     };
+    // Readiness vs liveness (Kubernetes' split): /health (TEI's, a real model pass) and /ready (state
+    // only, cheap enough for a balancer's sub-second checks) answer 503 while draining or closed, so
+    // a balancer takes the replica out; /live answers 200 while the process answers at all, so a
+    // draining or busy replica is never restarted for being out of rotation.
     app.get('/health', health);
     app.get('/ping', health);
+    app.get('/ready', async () => {
+      if (draining() || options.models.some((m) => m.model.closed)) throw new HttpError(503, 'Unhealthy', 'draining', 'closed');
+      return '';
+    });
+    app.get('/live', async () => '');
 
     app.get('/metrics', async (_request, reply) => {
       void reply.header('content-type', metrics.registry.contentType);
@@ -536,44 +584,75 @@ export async function createServer(options: ServeOptions & { fastify?: FastifySe
   const maxLength = Math.max(...options.models.map((m) => m.model.info.maxLength));
   const metrics = createMetrics(options.models, maxLength);
   const inflight = new Set<RequestState>();
-  let closing = false;
+  let phase: ServePhase = 'serving';
+  let draining: Promise<boolean> | undefined;
   // One log line per answered request, at info, for structured logs without fastify's two-line default.
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
-  // While draining, answers close their connection, so keep-alive clients cannot hold the
-  // server open past the last in-flight request.
+  // While draining, answers close their connection: a balancer (or keep-alive client) then opens
+  // its next connection to a replica in rotation, and none is left idle here to be cut mid-send.
   app.addHook('onSend', async (_request, reply, payload) => {
-    if (closing) void reply.header('connection', 'close');
+    if (phase !== 'serving') void reply.header('connection', 'close');
     return payload;
   });
-  await app.register(crossrankPlugin, { ...options, metrics, inflight, draining: () => closing });
+  await app.register(crossrankPlugin, { ...options, metrics, inflight, draining: () => phase !== 'serving' });
+  // Unknown routes answer in the same {error, error_type} shape as every other error (fastify's
+  // default is {message, error, statusCode}), so a TEI client parses them like the rest.
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const shown = path.length > 200 ? `${path.slice(0, 200)}...` : path;
+    return reply.code(404).send({ error: `no route ${request.method} ${shown}`, error_type: 'Validation' satisfies ErrorType });
+  });
   return {
     app,
     metrics,
-    async drain(graceMs: number): Promise<boolean> {
-      closing = true;
-      let timer: NodeJS.Timeout | undefined;
-      // Connections that were busy when closing began turn idle later: close them as they do.
-      const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
-      const inTime = await Promise.race([
-        app.close().then(() => true),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(false), graceMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      clearInterval(sweep);
-      if (!inTime) {
-        for (const state of inflight) {
-          state.cause.shuttingDown = true;
-          state.controller.abort();
-        }
-        await app.close();
-      }
-      return inTime;
+    get phase() {
+      return phase;
+    },
+    drain(graceMs: number, drainOptions: DrainOptions = {}): Promise<boolean> {
+      // One drain per server: a second call (a second signal, a test's cleanup) joins the first.
+      draining ??= drainOnce(graceMs, drainOptions);
+      return draining;
     },
   };
+
+  async function drainOnce(graceMs: number, drainOptions: DrainOptions): Promise<boolean> {
+    phase = 'draining';
+    const delayMs = drainOptions.delayMs ?? 0;
+    if (delayMs > 0 && !drainOptions.signal?.aborted) {
+      app.log.info({ delayMs }, 'draining: readiness answers 503, still serving until the balancer has seen it');
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(wait);
+          drainOptions.signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const wait = setTimeout(done, delayMs);
+        drainOptions.signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+    phase = 'closing';
+    let timer: NodeJS.Timeout | undefined;
+    // Connections that were busy when closing began turn idle later: close them as they do.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 50);
+    const inTime = await Promise.race([
+      app.close().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    clearInterval(sweep);
+    if (!inTime) {
+      for (const state of inflight) {
+        state.cause.shuttingDown = true;
+        state.controller.abort();
+      }
+      await app.close();
+    }
+    return inTime;
+  }
 }
 
 export type { ErrorType };
