@@ -14,6 +14,8 @@ import { CrossrankError, type CrossEncoder, type LoadOptions } from 'crossrank';
 
 import { type ForwardedRerankOptions, LazyModel, type ModelSource, checkForwarded, checkKeys, checkObject, invalid, optionalTopN, rerankWith } from './shared.js';
 
+export type { ForwardedRerankOptions, ModelSource } from './shared.js';
+
 /** Options of createCrossrank(). */
 export interface CrossrankProviderSettings {
   /** Load options of models created by id or folder without their own (CrossEncoder.load). */
@@ -43,7 +45,9 @@ export interface CrossrankRerankingModel extends RerankingModelV3 {
  */
 export interface CrossrankProvider extends ProviderV3 {
   (idOrDir: ModelSource, loadOptions?: LoadOptions): CrossrankRerankingModel;
+  /** A reranking model for `rerank()`: a hub id, a model folder (loaded on first use, shared) or a loaded CrossEncoder. */
   reranking(idOrDir: ModelSource, loadOptions?: LoadOptions): CrossrankRerankingModel;
+  /** ProviderV3's name for reranking(idOrDir), used by provider registries (`registry.rerankingModel('crossrank:ID')`). */
   rerankingModel(idOrDir: string): CrossrankRerankingModel;
   /** Closes every model this provider loaded (not CrossEncoders passed in); their later calls reject with CLOSED. */
   close(): Promise<void>;

@@ -9,6 +9,8 @@ import type { CrossEncoder, LoadOptions } from 'crossrank';
 
 import { type ForwardedRerankOptions, LazyModel, type ModelSource, checkForwarded, checkKeys, checkObject, invalid, optionalTopN, rerankWith } from './shared.js';
 
+export type { ForwardedRerankOptions, ModelSource } from './shared.js';
+
 /** Arguments of `new CrossrankRerank(...)`. */
 export interface CrossrankRerankArgs {
   /** A loaded CrossEncoder (you close it), or a hub id or model folder loaded on first use (close() frees it). */
@@ -32,6 +34,7 @@ const ARG_KEYS = ['model', 'topN', 'loadOptions', 'rerankOptions', 'signal'] as 
 export interface CrossrankRerankHit {
   /** Position in the documents given. */
   index: number;
+  /** The cross-encoder's score (CrossEncoder.rerank's). */
   relevanceScore: number;
 }
 

@@ -8,6 +8,8 @@ import type { CrossEncoder, LoadOptions } from 'crossrank';
 
 import { type ForwardedRerankOptions, LazyModel, type ModelSource, checkForwarded, checkKeys, checkObject, invalid, optionalTopN, rerankWith } from './shared.js';
 
+export type { ForwardedRerankOptions, ModelSource } from './shared.js';
+
 /** Arguments of `new CrossrankRerank(...)`. */
 export interface CrossrankRerankArgs {
   /** A loaded CrossEncoder (you close it), or a hub id or model folder loaded on first use (close() frees it). */
