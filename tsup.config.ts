@@ -14,10 +14,12 @@ const shared: Options = {
 // import: one CrossEncoder and one CrossrankError class per process, so `instanceof` holds for
 // what users pass and catch, and no second copy of the core in each adapter's file. The
 // frameworks are optional peer dependencies, never bundled.
+// The two builds run at once, so neither cleans dist/ (one could delete the other's output):
+// `npm run build:ts` empties it first.
 // ESM and CommonJS builds with .d.ts/.d.cts; `shims` provides import.meta.url in CJS and
 // __dirname in ESM so that lib/native.ts finds the addon either way.
 export default defineConfig([
-  { ...shared, entry: ['lib/index.ts', 'lib/cli.ts', 'lib/serve/index.ts'], clean: true },
+  { ...shared, entry: ['lib/index.ts', 'lib/cli.ts', 'lib/serve/index.ts'] },
   {
     ...shared,
     entry: {
