@@ -28,7 +28,8 @@ const USAGE = `usage:
   crossrank info    --model DIR|ID
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
   crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--int8 per-token|dynamic] [--no-optimize] [--bounds JSON] [--traceback]
-    exit 0: all written; 1: the model could not be converted (nothing written); 3: fp32 written, a variant refused
+    exit 0: all written; 1: the model could not be converted (nothing written); 3: fp32 written, a variant refused;
+          4: unsupported architecture (crossrank cannot score it as sentence-transformers does; nothing written)
   crossrank serve   --model ID|DIR [--model [NAME=]ID|DIR ...] [--host H] [--port P] ... (crossrank serve --help)
   crossrank build   (build the native addon from source: cmake, cargo, a C++17 compiler, and the dev packages
                      cmake-js node-addon-api com.github.asus4.onnxruntime or ONNXRUNTIME_ROOT)

@@ -36,6 +36,7 @@ export const SIDE_FILES = [
   'special_tokens_map.json',
   'config_sentence_transformers.json',
   'modules.json',
+  'chat_template.jinja', // LLM rerankers' prompt (transformers 5 saves the template here)
 ] as const;
 
 /** Download progress, reported as bytes arrive. Totals cover only files not already cached. */

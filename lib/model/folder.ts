@@ -7,7 +7,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { CrossrankError } from '../errors.js';
 import { MAX_JSON_BYTES, readModelFile } from './files.js';
 import { type FileDevice, type FilePrecision, chooseModelFile, modelFileCandidates } from '../hub/choose.js';
-import { type Activation, folderActivation, lengthLimits } from './families.js';
+import { type Activation, type ModelKind, folderActivation, lengthLimits, modelKind } from './families.js';
 
 export type { Activation } from './families.js';
 
@@ -17,6 +17,8 @@ export interface ModelFolder {
   tokenizerPath: string;
   modelType: string | undefined;
   architecture: string | undefined;
+  /** How sentence-transformers 6.2 reads the folder (lib/model/families.ts modelKind). */
+  kind: ModelKind;
   /** From config.json; the ONNX output shape has the final word. */
   numLabels: number | undefined;
   labels: string[] | undefined;
@@ -118,13 +120,17 @@ export async function readModelFolder(
   }
   if (!isDir) throw new CrossrankError('MODEL_NOT_FOUND', `model folder ${dir} does not exist or is not a folder`);
 
+  // Read first: a model crossrank cannot score is refused before anything else is looked for.
+  const config = (await readJson(join(dir, 'config.json'), 'config.json')) ?? {};
+  const kind = modelKind(config);
+  if (kind instanceof CrossrankError) throw kind;
+
   const tokenizerPath = join(dir, 'tokenizer.json');
   if (!existsSync(tokenizerPath)) {
     throw new CrossrankError('MODEL_NOT_FOUND', `${relative(process.cwd(), tokenizerPath) || tokenizerPath} is missing: crossrank needs the fast tokenizer file tokenizer.json`);
   }
   const modelPath = resolveModelFile(dir, modelFile, precision, device);
 
-  const config = (await readJson(join(dir, 'config.json'), 'config.json')) ?? {};
   const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json')) ?? {};
   const stConfig = await readJson(join(dir, 'config_sentence_transformers.json'), 'config_sentence_transformers.json');
 
@@ -153,6 +159,7 @@ export async function readModelFolder(
     tokenizerPath,
     modelType,
     architecture,
+    kind,
     numLabels,
     labels,
     positionLimit,

@@ -30,6 +30,8 @@ Exit status:
     1  the model could not be converted: nothing written (the fp32 export failed or missed its bounds)
     2  bad usage: not a Hugging Face model folder, no tokenizer.json can be made
     3  fp32 written, but a variant (optimized, fp16, int8) was refused and not written
+    4  unsupported: crossrank cannot score this architecture as sentence-transformers 6.2 does
+       (model_kind below, the rule of lib/model/families.ts modelKind); nothing written
 Needs: torch, transformers, onnx, onnxruntime (PyPI; see test/fixtures/requirements.txt).
 """
 
@@ -56,10 +58,50 @@ BOUNDS = {
 COPY_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
               "config_sentence_transformers.json", "modules.json", "vocab.txt", "vocab.json", "merges.txt",
               "added_tokens.json", "sentencepiece.bpe.model", "spm.model", "spiece.model"]
-EXIT_OK, EXIT_NOT_CONVERTED, EXIT_USAGE, EXIT_VARIANT_REFUSED = 0, 1, 2, 3
+EXIT_OK, EXIT_NOT_CONVERTED, EXIT_USAGE, EXIT_VARIANT_REFUSED, EXIT_UNSUPPORTED = 0, 1, 2, 3, 4
+# The families of lib/model/families.ts (FAMILY_RULES keys, DECODER_FAMILIES); test/llm.test.ts
+# checks the two lists agree.
+ENCODER_FAMILIES = ("bert", "electra", "distilbert", "albert", "roberta", "xlm-roberta", "xlm-roberta-xl",
+                    "camembert", "longformer", "mpnet", "deberta-v2", "deberta", "modernbert")
+DECODER_FAMILIES = ("qwen2", "qwen3", "gemma", "llama")
+# Decoder kinds convert exports (as lib/model/families.ts SUPPORTED_DECODER_KINDS).
+SUPPORTED_DECODER_KINDS: tuple[str, ...] = ()
 VARIANT_FILES = ("onnx/model_optimized.onnx", "onnx/model_fp16.onnx", "onnx/model_quantized.onnx")
 # Figures compare() measures, which --bounds may name.
 MEASURES = ("max_abs_diff", "spearman", "top10_overlap", "spearman_min", "top10_min", "batch_dependence")
+
+
+def model_kind(config: dict) -> tuple[str | None, str | None]:
+    """(kind, None) or (None, why it is refused), from config.json as sentence-transformers 6.2's
+    CrossEncoder._load_default_modules reads it: architectures[0] ending in ForCausalLM is a
+    text-generation Transformer + LogitScore ('causal-lm'); a decoder's *ForSequenceClassification
+    pools its last real token ('sequence-classification'); an encoder family's
+    *ForSequenceClassification is a 'cross-encoder'. Everything else is refused (the same rule as
+    lib/model/families.ts modelKind): exported as a cross-encoder, its scores would not be
+    sentence-transformers'."""
+    model_type = config.get("model_type") if isinstance(config.get("model_type"), str) else None
+    archs = config.get("architectures") if isinstance(config.get("architectures"), list) else []
+    arch = archs[0] if archs and isinstance(archs[0], str) else None
+    what = f"config.json: model_type {model_type!r}, architecture {arch!r}"
+    if arch is not None and arch.endswith("ForCausalLM"):
+        if model_type not in DECODER_FAMILIES:
+            return None, (f"{what}: a causal language model of a family crossrank does not run as a reranker "
+                          f"(known: {', '.join(DECODER_FAMILIES)})")
+        kind = "causal-lm"
+    elif model_type in DECODER_FAMILIES:
+        if arch is not None and not arch.endswith("ForSequenceClassification"):
+            return None, f"{what}: a decoder model is scored as a *ForCausalLM or a *ForSequenceClassification reranker"
+        kind = "sequence-classification"
+    else:
+        if model_type is not None and model_type not in ENCODER_FAMILIES:
+            return None, (f"{what}: an architecture family crossrank does not know (encoders: "
+                          f"{', '.join(ENCODER_FAMILIES)}; decoder rerankers: {', '.join(DECODER_FAMILIES)})")
+        if arch is not None and not arch.endswith("ForSequenceClassification"):
+            return None, f"{what}: not a cross-encoder (sentence-transformers would put an untrained classification head on it)"
+        return "cross-encoder", None
+    if kind not in SUPPORTED_DECODER_KINDS:
+        return None, f"{what}: a decoder {kind} reranker, not supported yet"
+    return kind, None
 
 
 class NotConverted(Exception):
@@ -393,6 +435,16 @@ def main(argv=None) -> int:
     if not (src / "config.json").exists():
         print(f"crossrank convert: {src} has no config.json (not a Hugging Face model folder)", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        source_config = json.loads((src / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"crossrank convert: {src / 'config.json'} is not readable JSON: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    kind, refusal = model_kind(source_config if isinstance(source_config, dict) else {})
+    if refusal is not None:
+        print(f"crossrank convert: unsupported model: {refusal}; crossrank refuses models it cannot score as "
+              "sentence-transformers 6.2 does (docs/models.md). Nothing was written.", file=sys.stderr)
+        return EXIT_UNSUPPORTED
     out.mkdir(parents=True, exist_ok=True)
     # Staged inside OUT_DIR so that each move into place is a rename on one filesystem.
     stage = Path(tempfile.mkdtemp(prefix=".crossrank-convert-", dir=out))
