@@ -3,7 +3,7 @@
 // --model takes a folder or a Hugging Face hub id (org/name, org/name@revision, or --revision REV):
 // hub models download into the HF cache with a progress bar on stderr (HF_ENDPOINT, HF_TOKEN,
 // HF_HUB_OFFLINE, HF_HUB_CACHE / HF_HOME as for Python).
-//   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
+//   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] [--instruction TEXT] DOC [DOC ...]
 //   crossrank info    --model DIR|ID
 //   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
 //   crossrank convert --model HF_DIR --out DIR [--python PATH] [-- extra convert.py options]
@@ -24,7 +24,8 @@ import { evaluate } from './eval/evaluate.js';
 import { packageRoot } from './native.js';
 
 const USAGE = `usage:
-  crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
+  crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] [--instruction TEXT] DOC [DOC ...]
+    --instruction: LLM rerankers' instruction (default: the model's own; '' for none)
   crossrank info    --model DIR|ID
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
   crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--int8 per-token|dynamic] [--no-optimize] [--bounds JSON] [--traceback]
@@ -108,6 +109,7 @@ async function main(argv: string[]): Promise<number> {
       revision: { type: 'string' },
       precision: { type: 'string' },
       query: { type: 'string' },
+      instruction: { type: 'string' },
       'top-k': { type: 'string' },
       device: { type: 'string' },
       data: { type: 'string' },
@@ -222,10 +224,15 @@ async function main(argv: string[]): Promise<number> {
         console.error(USAGE);
         return 2;
       }
-      const hits = await model.rerank(values.query, positionals, { topK, returnDocuments: true });
+      const hits = await model.rerank(values.query, positionals, {
+        topK,
+        returnDocuments: true,
+        ...(values.instruction !== undefined ? { instruction: values.instruction } : {}),
+      });
       const { hub } = model.info;
       const source = hub ? `${hub.repo}@${hub.revision} (commit ${hub.commit.slice(0, 12)}, ${hub.file})` : model.info.dir;
-      console.log(`model: ${source} (${model.info.architecture ?? model.info.modelType ?? 'unknown'})`);
+      console.log(`model: ${source} (${model.info.architecture ?? model.info.modelType ?? 'unknown'}, ${model.info.kind})`);
+      if (model.info.llm) console.log(`instruction: ${values.instruction ?? model.info.llm.instruction ?? "(the template's own)"}`);
       console.log(`query: ${values.query}`);
       for (const [rank, hit] of hits.entries()) {
         console.log(`${String(rank + 1).padStart(3)}. ${hit.score.toFixed(4)}  [${hit.index}] ${hit.document}`);

@@ -181,7 +181,7 @@ export const DECODER_FAMILIES: ReadonlySet<string> = new Set(['qwen2', 'qwen3', 
  * with UNSUPPORTED_MODEL: better no score than a wrong one (issue 23: a causal LM loaded as a
  * one-label cross-encoder gave scores unrelated to sentence-transformers').
  */
-export const SUPPORTED_DECODER_KINDS: ReadonlySet<ModelKind> = new Set<ModelKind>([]);
+export const SUPPORTED_DECODER_KINDS: ReadonlySet<ModelKind> = new Set<ModelKind>(['causal-lm', 'sequence-classification']);
 
 function unsupported(message: string): CrossrankError {
   return new CrossrankError('UNSUPPORTED_MODEL', `${message}; crossrank refuses models it cannot score as sentence-transformers 6.2 does (docs/models.md)`);

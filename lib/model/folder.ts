@@ -36,6 +36,8 @@ export interface ModelFolder {
    * caller overrides the activation).
    */
   activation: Activation | CrossrankError | undefined;
+  /** modules.json exists (sentence-transformers then reads its module configs and prompts). */
+  hasModulesJson: boolean;
 }
 
 /**
@@ -150,8 +152,17 @@ export async function readModelFolder(
   const numLabels = positiveInt(config.num_labels) ?? labels?.length;
 
   // Family rules and their sources: lib/model/families.ts.
-  const { positionLimit, defaultMaxLength } = lengthLimits(config, tokenizerConfig);
-  const activation = folderActivation(config, stConfig, existsSync(join(dir, 'modules.json')));
+  const limits = lengthLimits(config, tokenizerConfig);
+  const { positionLimit } = limits;
+  let { defaultMaxLength } = limits;
+  const hasModulesJson = existsSync(join(dir, 'modules.json'));
+  const activation = folderActivation(config, stConfig, hasModulesJson);
+  if (hasModulesJson && kind !== 'cross-encoder') {
+    // A saved Transformer module's max_seq_length sets what it truncates to (base/modules/transformer.py).
+    const bert = await readJson(join(dir, 'sentence_bert_config.json'), 'sentence_bert_config.json');
+    const saved = positiveInt(bert?.max_seq_length);
+    if (saved !== undefined) defaultMaxLength = Math.min(saved, positionLimit);
+  }
 
   return {
     dir,
@@ -169,5 +180,6 @@ export async function readModelFolder(
     padId: typeof config.pad_token_id === 'number' && config.pad_token_id >= 0 ? config.pad_token_id : 0,
     vocabSize: positiveInt(config.vocab_size),
     activation,
+    hasModulesJson,
   };
 }

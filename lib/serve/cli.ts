@@ -23,6 +23,7 @@ export const SERVE_USAGE = `usage: crossrank serve --model ID|DIR [--model [NAME
   --max-batch-tokens N       rows x padded length per model run (2048 CPU, 262144 CUDA)
   --count-tokens             count tokens of every request (x-compute-tokens header)
   --strict-model             answer 404 to a "model" that is not served instead of using the default
+  --instruction TEXT         LLM rerankers: the instruction when a request sends none (default: the model's own)
   --device cpu|cuda|auto     (cpu)   --precision fp32|fp16|int8   --revision REV   --threads N
   --log-level LEVEL          fatal|error|warn|info|debug (info); logs are JSON lines on stdout
 Every flag also reads from the environment as CROSSRANK_<FLAG> (CROSSRANK_MAX_CLIENT_BATCH_SIZE=64,
@@ -43,6 +44,7 @@ const FLAGS = {
   grace: { type: 'string' },
   'max-batch-tokens': { type: 'string' },
   'count-tokens': { type: 'boolean' },
+  instruction: { type: 'string' },
   'strict-model': { type: 'boolean' },
   device: { type: 'string' },
   precision: { type: 'string' },
@@ -69,6 +71,8 @@ export interface ServeConfig {
   maxBatchTokens: number | undefined;
   countTokens: boolean;
   strictModel: boolean;
+  /** LLM rerankers: the instruction when a request sends none. */
+  instruction: string | undefined;
   device: Device;
   precision: Precision | undefined;
   revision: string | undefined;
@@ -136,6 +140,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     maxBatchTokens: int('max-batch-tokens', undefined, 1),
     countTokens: flag('count-tokens'),
     strictModel: flag('strict-model'),
+    instruction: get('instruction'),
     device,
     precision,
     revision: get('revision'),
@@ -180,6 +185,7 @@ export async function serveMain(argv: string[]): Promise<number> {
     maxBatchTokens: config.maxBatchTokens,
     countTokens: config.countTokens,
     strictModel: config.strictModel,
+    ...(config.instruction !== undefined ? { instruction: config.instruction } : {}),
     fastify: { logger: { level: config.logLevel } },
   });
   const { app } = server;

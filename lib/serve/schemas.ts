@@ -14,6 +14,8 @@ export interface TeiRerankRequest {
   raw_scores?: boolean;
   return_text?: boolean;
   model?: string;
+  /** crossrank: an LLM reranker's instruction for this request (PredictOptions.instruction). */
+  instruction?: string | null;
 }
 
 export const teiRerankBody = {
@@ -27,6 +29,7 @@ export const teiRerankBody = {
     raw_scores: { type: 'boolean' },
     return_text: { type: 'boolean' },
     model: { type: 'string' },
+    instruction: { type: ['string', 'null'] },
   },
 } as const;
 
@@ -63,6 +66,8 @@ export interface CohereV2Request {
   documents: string[];
   top_n?: number;
   max_tokens_per_doc?: number;
+  /** crossrank: an LLM reranker's instruction for this request. */
+  instruction?: string | null;
 }
 
 export const cohereV2Body = {
@@ -75,6 +80,7 @@ export const cohereV2Body = {
     top_n: { type: 'integer', minimum: 1 },
     max_tokens_per_doc: { type: 'integer', minimum: 1 },
     priority: { type: 'integer' },
+    instruction: { type: ['string', 'null'] },
   },
 } as const;
 
@@ -88,6 +94,8 @@ export interface CohereV1Request {
   rank_fields?: string[];
   max_chunks_per_doc?: number;
   max_tokens_per_doc?: number;
+  /** crossrank: an LLM reranker's instruction for this request. */
+  instruction?: string | null;
 }
 
 export const cohereV1Body = {
@@ -102,5 +110,6 @@ export const cohereV1Body = {
     rank_fields: { type: 'array', items: { type: 'string' } },
     max_chunks_per_doc: { type: 'integer', minimum: 1 },
     max_tokens_per_doc: { type: 'integer', minimum: 1 },
+    instruction: { type: ['string', 'null'] },
   },
 } as const;
