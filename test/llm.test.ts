@@ -198,6 +198,23 @@ describe('LLM reranker folders crossrank refuses or guards', () => {
 
 // `crossrank convert` on each fixture's seeded PyTorch folder (rebuilt by generate_llm.make_llm):
 // every output passes its check, and the fp32 graph crossrank loads equals sentence-transformers.
+const RELAXED_INT8 = '{"int8": {"spearman_min": 0.9, "top10_min": 0.7}}';
+
+/** Spearman rank correlation (no ties expected in float scores). */
+function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const ranks = (x: ArrayLike<number>) => {
+    const order = Array.from(x, (_, i) => i).sort((i, j) => (x[i] as number) - (x[j] as number));
+    const r = new Array<number>(x.length);
+    order.forEach((i, k) => (r[i] = k));
+    return r;
+  };
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const n = ra.length;
+  const d2 = ra.reduce((sum, r, i) => sum + (r - rb[i]!) ** 2, 0);
+  return 1 - (6 * d2) / (n * (n * n - 1));
+}
+
 describe('crossrank convert exports each LLM fixture', () => {
   it('fp32, fp16 and weight-only int8 pass; the fp32 graph equals the goldens; int8 (MatMulNBits) loads and ranks alike', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'crossrank-llm-convert-'));
@@ -211,7 +228,9 @@ d = Path(${JSON.stringify(dir)})
 codes = {}
 for name in generate_llm.CASES:
     hf = generate_llm.make_llm(name, d / "hf" / name)
-    codes[name] = convert.main(["--model", str(hf), "--out", str(d / "out" / name)])
+    # Random weights leave near-ties in the 8-document lists: int8's rank bounds relaxed as
+    # test/convert.test.ts does for bert-tiny (a trained model is judged at the defaults).
+    codes[name] = convert.main(["--model", str(hf), "--out", str(d / "out" / name), "--bounds", ${JSON.stringify(RELAXED_INT8)}])
 print(json.dumps(codes))
 `;
     const run = spawnSync(PYTHON, ['-c', script], { encoding: 'utf8', timeout: 900_000 });
@@ -231,8 +250,56 @@ print(json.dumps(codes))
       expect(int8.info.modelPath.endsWith('model_quantized.onnx')).toBe(true);
       expect(int8.info.batchDependent).toBe(false);
       const scores = await int8.predict(g.pairs, { activation: 'identity' });
-      expect(maxAbsDiff(scores, g.cases[0]!.logits), `${name} int8`).toBeLessThanOrEqual(0.5);
+      expect(spearman(scores, g.cases[0]!.logits), `${name} int8`).toBeGreaterThanOrEqual(0.9);
       await int8.close();
     }
   }, 900_000);
+});
+
+// `crossrank serve`: an instruction per request on every rerank route (answers keep their shapes),
+// the --instruction default, and /info naming the kind.
+describe('serve with an LLM reranker', () => {
+  it('TEI, Cohere v1/v2 and Jina take an instruction per request; /info says the kind', async () => {
+    const { createServer } = await import('../lib/serve/index.js');
+    const name = 'gemma-bge-tiny'; // its instruction sits in the template's tail: the suffix moves with it
+    const g = llmGolden(name);
+    const model = await CrossEncoder.load(llmDir(name));
+    const server = await createServer({ models: [{ name, model }], instruction: 'a serve default', fastify: { logger: false } });
+    try {
+      const call = async (url: string, body: unknown) => {
+        const res = await server.app.inject({ method: 'POST', url, payload: body as Record<string, unknown> });
+        return { status: res.statusCode, body: res.json() };
+      };
+      for (const r of g.rank) {
+        const options = { instruction: r.instruction ?? 'a serve default' };
+        const want = (await model.rerank(r.query, r.documents, options)).map((x) => x.index);
+        const raw = await model.predict(r.documents.map((d): [string, string] => [r.query, d]), { ...options, activation: 'identity' });
+        const instruction = r.instruction ?? undefined;
+        // TEI: raw scores per index (its ties come out higher index first, so order is not compared).
+        const tei = await call('/rerank', { query: r.query, texts: r.documents, raw_scores: true, instruction });
+        expect(tei.status).toBe(200);
+        for (const hit of tei.body as { index: number; score: number }[]) expect(Math.abs(hit.score - raw[hit.index]!)).toBeLessThanOrEqual(1e-6);
+        if (r.instruction !== null) {
+          const golden = new Map(r.results.map((x) => [x.index, x.score]));
+          for (const hit of tei.body as { index: number; score: number }[]) expect(Math.abs(1 / (1 + Math.exp(-hit.score)) - golden.get(hit.index)!)).toBeLessThanOrEqual(1e-4);
+        }
+        const v2 = await call('/v2/rerank', { query: r.query, documents: r.documents, instruction });
+        expect(v2.body.results.map((x: { index: number }) => x.index)).toEqual(want);
+        if (r.instruction !== null) expect(maxAbsDiff(v2.body.results.map((x: { relevance_score: number }) => x.relevance_score), r.results.map((x) => x.score))).toBeLessThanOrEqual(1e-4);
+        const jina = await call('/v1/rerank', { query: r.query, documents: r.documents, instruction: instruction ?? null });
+        expect(jina.body.results.map((x: { index: number }) => x.index)).toEqual(want);
+        expect(Object.keys(jina.body).sort()).toEqual(['model', 'results', 'usage']);
+        const v1 = await call('/v1/rerank', { query: r.query, documents: r.documents, rank_fields: ['text'], instruction });
+        expect(v1.status).toBe(200);
+        expect(Object.keys(v1.body).sort()).toEqual(['id', 'meta', 'results']);
+      }
+      const info = (await server.app.inject({ method: 'GET', url: '/info' })).json();
+      expect(info.crossrank.kind).toBe('causal-lm');
+      expect(info.crossrank.instruction).toBe('a serve default');
+      expect(info.model_type).toHaveProperty('reranker');
+    } finally {
+      await server.app.close();
+      await model.close();
+    }
+  });
 });

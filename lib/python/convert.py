@@ -517,19 +517,24 @@ def check_pair_roles(tokenizer) -> None:
         raise Unsupported(f"the chat template drops the {' and '.join(dropped)} content of a pair")
 
 
-def export_llm(model, kind: str, true_id, false_id, path: Path, opset: int = 17) -> None:
-    """Writes the score graph (llm_score_module) with what crossrank checks at load as metadata."""
+def export_llm(model, kind: str, true_id, false_id, path: Path, opset: int = 17) -> list[str]:
+    """Writes the score graph (llm_score_module) with what crossrank checks at load as metadata.
+    A graph over protobuf's 2 GB (Qwen3-Reranker-0.6B in fp32 is 2.4 GB) keeps its weights in one
+    external file beside it, `<name>.onnx_data` (the hub's name). Returns the files written, relative
+    to path's folder."""
     import onnx
     import torch
 
     score = llm_score_module(model, kind, true_id, false_id)
     sample = (torch.tensor([[1, 2, 3, 4], [5, 6, 7, 0]]), torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]))
     names = ["input_ids", "attention_mask"]
+    raw = path.parent / "export"  # the exporter may write one external file per tensor: kept apart
+    raw.mkdir(exist_ok=True)
     with torch.inference_mode():
-        torch.onnx.export(score, sample, str(path), input_names=names, output_names=["logits"],
+        torch.onnx.export(score, sample, str(raw / path.name), input_names=names, output_names=["logits"],
                           dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names}, "logits": {0: "batch"}},
                           opset_version=opset, dynamo=False)
-    proto = onnx.load(str(path))
+    proto = onnx.load(str(raw / path.name))
     meta = {"crossrank.kind": kind, "crossrank.score": "last-real-position"}
     if kind == "causal-lm":
         meta["crossrank.true_token_id"] = str(true_id)
@@ -537,7 +542,16 @@ def export_llm(model, kind: str, true_id, false_id, path: Path, opset: int = 17)
     for key, value in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
-    onnx.save(proto, str(path))
+    weights = sum(t.ByteSize() for t in proto.graph.initializer)
+    files = [path.name]
+    if weights > 1_800_000_000:
+        data = path.name + "_data"
+        onnx.save(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=data)
+        files.append(data)
+    else:
+        onnx.save(proto, str(path))
+    shutil.rmtree(raw, ignore_errors=True)
+    return files
 
 
 def convert_llm(args, src: Path, out: Path, stage: Path, kind: str) -> int:
@@ -611,7 +625,7 @@ def convert_llm(args, src: Path, out: Path, stage: Path, kind: str) -> int:
     reference = np.concatenate(reference)
 
     fp32 = stage / "onnx" / "model.onnx"
-    export_llm(model, kind, true_id, false_id, fp32, args.opset)
+    fp32_files = export_llm(model, kind, true_id, false_id, fp32, args.opset)
 
     def run_onnx(path: Path):
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -652,7 +666,8 @@ def convert_llm(args, src: Path, out: Path, stage: Path, kind: str) -> int:
                            f"(max |diff| {report['outputs']['fp32']['max_abs_diff']:.2e}); nothing was written")
     for f in staged_files:
         place(f)
-    place("onnx/model.onnx")
+    for f in fp32_files:
+        place(f"onnx/{f}")
     fp32 = out / "onnx" / "model.onnx"
 
     def variant(name: str, rel: str, make) -> None:
