@@ -476,11 +476,13 @@ def llm_score_module(model, kind: str, true_id: int | None, false_id: int | None
                 bias = getattr(model.lm_head, "bias", None)
                 self.bias = None if bias is None else torch.nn.Parameter(bias[rows].detach().clone(), requires_grad=False)
                 self.softcap = getattr(model.config, "final_logit_softcapping", None)
+                self.difference = false_id is not None  # decided here, not traced from a shape
             else:
                 self.head = torch.nn.Parameter(model.score.weight.detach().clone(), requires_grad=False)
                 bias = getattr(model.score, "bias", None)
                 self.bias = None if bias is None else torch.nn.Parameter(bias.detach().clone(), requires_grad=False)
                 self.softcap = None
+                self.difference = False
 
         def forward(self, input_ids, attention_mask):
             hidden = self.body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
@@ -492,7 +494,7 @@ def llm_score_module(model, kind: str, true_id: int | None, false_id: int | None
                 logits = logits + self.bias
             if self.softcap:
                 logits = torch.tanh(logits / self.softcap) * self.softcap
-            if kind == "causal-lm" and logits.shape[1] == 2:
+            if self.difference:
                 logits = logits[:, :1] - logits[:, 1:]
             return logits
 
