@@ -160,7 +160,7 @@ def main() -> int:
     ]
     for name, row in rows.items():
         ms = statistics.median(row["times"]) * 1000
-        lines.append(f"| {name} | {ms:.0f} | {20 / ms * 1000:.1f} | {st_ms / ms:.2f}x |")
+        lines.append(f"| {name} | {ms:.0f} | {20 / ms * 1000:.2f} | {st_ms / ms:.2f}x |")
     q32 = quality(st_scores, results["fp32"]["logits"])
     q8 = quality(results["fp32"]["logits"], results["int8"]["logits"])
     lines += [
