@@ -3,7 +3,7 @@
 // --model takes a folder or a Hugging Face hub id (org/name, org/name@revision, or --revision REV):
 // hub models download into the HF cache with a progress bar on stderr (HF_ENDPOINT, HF_TOKEN,
 // HF_HUB_OFFLINE, HF_HUB_CACHE / HF_HOME as for Python).
-//   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
+//   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] [--instruction TEXT] DOC [DOC ...]
 //   crossrank info    --model DIR|ID
 //   crossrank download --model ID [--revision REV] [--precision P] [--device D]   (fills the HF cache, loads nothing)
 //   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
@@ -29,14 +29,16 @@ import { evaluate } from './eval/evaluate.js';
 import { ownVersion, packageRoot } from './native.js';
 
 const USAGE = `usage:
-  crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] DOC [DOC ...]
+  crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] [--instruction TEXT] DOC [DOC ...]
+    --instruction: LLM rerankers' instruction (default: the model's own; '' for none)
   crossrank info    --model DIR|ID
   crossrank download --model ID [--revision REV] [--precision fp32|fp16|int8] [--device cpu|cuda|auto]
     downloads the files \`serve --model ID\` with the same --precision/--device loads into the HF cache, and
     prints {repo, revision, commit, dir, file, downloaded} as JSON (a Kubernetes init step; see docs/deploy.md)
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
   crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--int8 per-token|dynamic] [--no-optimize] [--bounds JSON] [--traceback]
-    exit 0: all written; 1: the model could not be converted (nothing written); 3: fp32 written, a variant refused
+    exit 0: all written; 1: the model could not be converted (nothing written); 3: fp32 written, a variant refused;
+          4: unsupported architecture (crossrank cannot score it as sentence-transformers does; nothing written)
   crossrank serve   --model ID|DIR [--model [NAME=]ID|DIR ...] [--host H] [--port P] ... (crossrank serve --help)
   crossrank build   (build the native addon from source: cmake, cargo, a C++17 compiler, and the dev packages
                      cmake-js node-addon-api com.github.asus4.onnxruntime or ONNXRUNTIME_ROOT)
@@ -105,6 +107,7 @@ const OPTIONS = {
   revision: { type: 'string' },
   precision: { type: 'string' },
   query: { type: 'string' },
+  instruction: { type: 'string' },
   'top-k': { type: 'string' },
   device: { type: 'string' },
   data: { type: 'string' },
@@ -273,10 +276,15 @@ async function runCommand(command: string | undefined, rest: string[]): Promise<
         console.error(USAGE);
         return 2;
       }
-      const hits = await model.rerank(values.query, positionals, { topK, returnDocuments: true });
+      const hits = await model.rerank(values.query, positionals, {
+        topK,
+        returnDocuments: true,
+        ...(values.instruction !== undefined ? { instruction: values.instruction } : {}),
+      });
       const { hub } = model.info;
       const source = hub ? `${hub.repo}@${hub.revision} (commit ${hub.commit.slice(0, 12)}, ${hub.file})` : model.info.dir;
-      console.log(`model: ${source} (${model.info.architecture ?? model.info.modelType ?? 'unknown'})`);
+      console.log(`model: ${source} (${model.info.architecture ?? model.info.modelType ?? 'unknown'}, ${model.info.kind})`);
+      if (model.info.llm) console.log(`instruction: ${values.instruction ?? model.info.llm.instruction ?? "(the template's own)"}`);
       console.log(`query: ${values.query}`);
       for (const [rank, hit] of hits.entries()) {
         console.log(`${String(rank + 1).padStart(3)}. ${hit.score.toFixed(4)}  [${hit.index}] ${hit.document}`);

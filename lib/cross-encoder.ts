@@ -9,7 +9,9 @@ import { parseModelRef } from './hub/settings.js';
 import { type Activation, readModelFolder } from './model/folder.js';
 import { addonSource, cudaProviderPath, describeAddon, native } from './native.js';
 import type { ModelStats, NativeModel } from './types.js';
-import { batchDependence } from './model/onnx-graph.js';
+import { batchDependence, onnxMetadata } from './model/onnx-graph.js';
+import type { ModelKind } from './model/families.js';
+import { ChatPrompt, commonSuffix, logitScoreIds, restoreSuffix } from './model/prompt.js';
 import { type IntOption, bindOptionTable, range } from './options.js';
 import {
   checkKeys,
@@ -117,6 +119,12 @@ export interface PredictOptions {
   maxBatchTokens?: number;
   /** Overrides the model's activation for this call. */
   activation?: Activation;
+  /**
+   * LLM rerankers only: the instruction rendered into the prompt (sentence-transformers' `prompt`:
+   * a 'system' message before the pair). Default: the model's own (info.llm.instruction); '' for
+   * none. INVALID_ARGUMENT on a cross-encoder, which has no prompt.
+   */
+  instruction?: string;
   /** Cancels the call; it then rejects with code ABORTED. */
   signal?: AbortSignal;
 }
@@ -151,6 +159,23 @@ export interface RerankResult {
   chunk?: ChunkInfo;
 }
 
+/** How an LLM reranker is read (ModelInfo.llm), as sentence-transformers 6.2 reads it. */
+export interface LlmInfo {
+  /** Where the chat template came from. */
+  templateSource: 'chat_template.jinja' | 'tokenizer_config.json';
+  /** How message contents are passed to the template (sentence-transformers' message format). */
+  messageFormat: 'flat' | 'structured';
+  /** causal-lm: the score is logit[trueTokenId] - logit[falseTokenId] (or logit[trueTokenId] alone when null). */
+  trueTokenId: number | null;
+  falseTokenId: number | null;
+  /** Where those ids come from (modules.json's LogitScore, or the tokens "yes"/"no"). */
+  tokenSource: string | null;
+  /** The default instruction (the folder's default prompt); null: the template's own text. */
+  instruction: string | null;
+  /** Template tail restored over the last tokens of a truncated prompt (default instruction). */
+  suffixIds: number[];
+}
+
 /** What CrossEncoder.info reports: the files loaded, the model's shape and how it runs. */
 export interface ModelInfo {
   /** The model folder (for a hub id, its snapshot folder in the Hugging Face cache). */
@@ -163,6 +188,13 @@ export interface ModelInfo {
   modelType: string | undefined;
   /** config.json `architectures[0]` (e.g. 'BertForSequenceClassification'), when present. */
   architecture: string | undefined;
+  /**
+   * 'cross-encoder' (an encoder with a classification head), 'causal-lm' (an LLM reranker scored by
+   * token logits) or 'sequence-classification' (a decoder with a one-label head, pooled at the last token).
+   */
+  kind: ModelKind;
+  /** LLM rerankers (kind 'causal-lm' or 'sequence-classification'): the prompt and score they use. */
+  llm?: LlmInfo;
   /** Scores per pair: the ONNX graph's logits width (1 for rerankers). */
   numLabels: number;
   /** config.json `id2label` names, in label order, when present. */
@@ -230,7 +262,7 @@ const LOAD_KEYS = [
   'device', 'deviceId', 'precision', 'threads', 'tokenizerThreads', 'concurrentRuns', 'maxLength', 'modelFile', 'activation', 'optimizeGraph', 'allowSpinning', 'maxQueuedPairs', 'revision', 'onProgress',
   'logLevel',
 ] as const;
-const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'signal'] as const;
+const PREDICT_KEYS = ['batchSize', 'maxBatchTokens', 'activation', 'instruction', 'signal'] as const;
 const RERANK_KEYS = [...PREDICT_KEYS, 'topK', 'returnDocuments', 'chunking'] as const;
 const ACTIVATIONS: readonly Activation[] = ['sigmoid', 'identity', 'softmax', 'tanh'];
 /** An integer option checked against the one option table (lib/options.ts). */
@@ -250,8 +282,13 @@ interface CallSettings {
   batchSize: number;
   maxBatchTokens: number;
   activation: Activation;
+  /** LLM rerankers: the instruction of this call ('' or undefined: none). */
+  instruction: string | undefined;
   signal: AbortSignal | undefined;
 }
+
+/** Prompts rendered per turn of the event loop (chat templates render in JS). */
+const RENDER_CHUNK = 256;
 
 /**
  * A cross-encoder model loaded into the native engine: scores (query, document) pairs with one
@@ -262,10 +299,14 @@ interface CallSettings {
 export class CrossEncoder {
   #native: NativeModel | undefined;
   readonly #info: ModelInfo;
+  readonly #prompt: ChatPrompt | undefined;
+  /** Restored tails by instruction (a template may render the instruction in its tail). */
+  readonly #suffixes = new Map<string, Uint32Array>();
 
-  private constructor(nativeModel: NativeModel, info: ModelInfo) {
+  private constructor(nativeModel: NativeModel, info: ModelInfo, prompt?: ChatPrompt) {
     this.#native = nativeModel;
     this.#info = info;
+    this.#prompt = prompt;
   }
 
   /**
@@ -313,6 +354,17 @@ export class CrossEncoder {
       );
     }
     const maxLength = maxLengthOption ?? folder.defaultMaxLength;
+    const decoder = folder.kind !== 'cross-encoder';
+    // LLM rerankers: the prompt, and what the ONNX graph must compute, checked before anything runs.
+    let prompt: ChatPrompt | undefined;
+    let llm: LlmInfo | undefined;
+    if (decoder) {
+      prompt = await ChatPrompt.read(folder.dir, folder.hasModulesJson);
+      llm = await checkScoreGraph(folder.kind, folder.dir, folder.modelPath, folder.hasModulesJson, folder.tokenizerPath);
+      llm.templateSource = prompt.templateSource;
+      llm.messageFormat = prompt.format;
+      llm.instruction = prompt.defaultInstruction ?? null;
+    }
 
     const binding = bindOptionTable(native());
     let nativeModel: NativeModel;
@@ -336,6 +388,7 @@ export class CrossEncoder {
         device,
         deviceId,
         cudaProviderPath: device === 'cpu' ? '' : cudaProviderPath(),
+        chat: decoder,
       });
     } catch (error) {
       throw fromNative(error);
@@ -363,6 +416,7 @@ export class CrossEncoder {
       tokenizerPath: folder.tokenizerPath,
       modelType: folder.modelType,
       architecture: folder.architecture,
+      kind: folder.kind,
       numLabels: n.numLabels,
       labels: folder.labels,
       maxLength: n.maxLength,
@@ -381,13 +435,34 @@ export class CrossEncoder {
       addon: describeAddon(addonSource()!),
     };
     if (hub) info.hub = { repo: hub.repo, revision: hub.revision, commit: hub.commit, file: hub.file, source: hub.source };
-    return new CrossEncoder(nativeModel, info);
+    const model = new CrossEncoder(nativeModel, info, prompt);
+    if (llm) {
+      if (n.numLabels !== 1) {
+        await nativeModel.close();
+        throw new CrossrankError('UNSUPPORTED_MODEL', `an LLM reranker's graph must output one score per pair; this one outputs ${n.numLabels}`);
+      }
+      try {
+        llm.suffixIds = [...(await model.#suffix(nativeModel, llm.instruction ?? undefined))];
+      } catch (error) {
+        await nativeModel.close();
+        throw error;
+      }
+      info.llm = llm;
+    }
+    return model;
   }
 
   /** What was loaded and how it runs. */
   get info(): ModelInfo {
     const inputMemory = this.#native?.inputMemory ?? this.#info.inputMemory; // may fall back after load
-    return { ...this.#info, inputMemory, inputs: [...this.#info.inputs], labels: this.#info.labels && [...this.#info.labels], hub: this.#info.hub && { ...this.#info.hub } };
+    return {
+      ...this.#info,
+      inputMemory,
+      inputs: [...this.#info.inputs],
+      labels: this.#info.labels && [...this.#info.labels],
+      hub: this.#info.hub && { ...this.#info.hub },
+      llm: this.#info.llm && { ...this.#info.llm, suffixIds: [...this.#info.llm.suffixIds] },
+    };
   }
 
   /** Counters since load: pairs, batches, tokens against padded positions, windows. */
@@ -457,6 +532,11 @@ export class CrossEncoder {
     const chunking = readChunking('options.chunking', o?.chunking);
     let chunkOf: ChunkInfo[] | undefined;
     let scores: Float32Array;
+    if (chunking && this.#prompt) {
+      // Windows are planned from the room a cross-encoder pair leaves; a chat prompt's template
+      // takes room of its own, so MaxP is not offered for LLM rerankers yet.
+      throw new CrossrankError('INVALID_ARGUMENT', `options.chunking applies to cross-encoders only; this model is a ${this.#info.kind}`);
+    }
     if (chunking) {
       ({ scores, chunks: chunkOf } = await this.#runChunked(model, query, unique, chunking, settings));
     } else {
@@ -493,6 +573,7 @@ export class CrossEncoder {
     if (typeof query !== 'string') throw invalid('query', 'a string', query);
     const docs = snapshotStrings('documents', documents);
     const settings = readChunking('chunking', chunking)!;
+    if (this.#prompt) throw new CrossrankError('INVALID_ARGUMENT', `windows() applies to cross-encoders only; this model is a ${this.#info.kind}`);
     if (docs.length === 0) return [];
     try {
       const room = await documentRoom(model, query, this.#info.maxLength);
@@ -525,10 +606,44 @@ export class CrossEncoder {
     const { first, second } = snapshotPairs('pairs', pairs);
     if (first.length === 0) return { ids: [], typeIds: [] };
     try {
+      if (this.#prompt) {
+        // LLM rerankers: the rendered prompts with the default instruction, as predict() feeds them.
+        const instruction = this.#info.llm?.instruction ?? undefined;
+        const texts = await this.#render(first, second, instruction);
+        const suffix = await this.#suffix(model, instruction);
+        const out = await model.encode(texts, null);
+        out.ids = out.ids.map((row) => restoreSuffix(row, suffix, this.#info.maxLength));
+        return out;
+      }
       return await model.encode(first, second);
     } catch (error) {
       throw fromNative(error);
     }
+  }
+
+  /** Renders each pair's prompt, RENDER_CHUNK per turn of the event loop. */
+  async #render(first: string[], second: string[], instruction: string | undefined): Promise<string[]> {
+    const prompt = this.#prompt!;
+    const texts = new Array<string>(second.length);
+    for (let i = 0; i < second.length; i++) {
+      if (i > 0 && i % RENDER_CHUNK === 0) await new Promise((resolve) => setImmediate(resolve));
+      texts[i] = prompt.render(first.length === 1 ? first[0]! : first[i]!, second[i]!, instruction);
+    }
+    return texts;
+  }
+
+  /** The template tail restored on truncation for an instruction (sentence-transformers' rule, lib/model/prompt.ts). */
+  async #suffix(model: NativeModel, instruction: string | undefined): Promise<Uint32Array> {
+    const key = instruction ?? '';
+    let suffix = this.#suffixes.get(key);
+    if (suffix === undefined) {
+      const [a, b] = this.#prompt!.skeletons(instruction);
+      const { ids } = await model.encode([a, b], null);
+      suffix = Uint32Array.from(commonSuffix(ids[0]!, ids[1]!));
+      if (this.#suffixes.size >= 64) this.#suffixes.delete(this.#suffixes.keys().next().value!);
+      this.#suffixes.set(key, suffix);
+    }
+    return suffix;
   }
 
   #open(): NativeModel {
@@ -543,6 +658,7 @@ export class CrossEncoder {
       batchSize: int(`${name}.batchSize`, 'batchSize', o.batchSize) ?? CALL_DEFAULTS[this.#info.device].batchSize,
       maxBatchTokens: int(`${name}.maxBatchTokens`, 'maxBatchTokens', o.maxBatchTokens) ?? CALL_DEFAULTS[this.#info.device].maxBatchTokens,
       activation: optionalEnum(`${name}.activation`, o.activation, ACTIVATIONS) ?? this.#info.activation,
+      instruction: this.#instruction(name, o.instruction),
       signal: optionalSignal(`${name}.signal`, o.signal),
     };
   }
@@ -578,6 +694,15 @@ export class CrossEncoder {
     return { scores, chunks };
   }
 
+  #instruction(name: string, value: unknown): string | undefined {
+    const instruction = optionalString(`${name}.instruction`, value);
+    if (instruction === undefined) return this.#info.llm?.instruction ?? undefined;
+    if (!this.#prompt) {
+      throw new CrossrankError('INVALID_ARGUMENT', `${name}.instruction applies to LLM rerankers only; this model is a ${this.#info.kind}`);
+    }
+    return instruction;
+  }
+
   async #run(model: NativeModel, first: string[], second: string[], settings: CallSettings): Promise<Float32Array> {
     const { signal } = settings;
     if (signal && signalAborted(signal)) throw new CrossrankError('ABORTED', 'the call was aborted before it started');
@@ -588,6 +713,19 @@ export class CrossEncoder {
         })
       : undefined;
     try {
+      if (this.#prompt) {
+        // LLM rerankers: one rendered prompt per pair, tokenized as a single text.
+        const texts = await this.#render(first, second, settings.instruction);
+        const chatSuffix = await this.#suffix(model, settings.instruction);
+        if (cancel?.[0]) throw new CrossrankError('ABORTED', 'the call was aborted');
+        return await model.predict(texts, null, {
+          batchSize: settings.batchSize,
+          maxBatchTokens: settings.maxBatchTokens,
+          activation: settings.activation,
+          cancel,
+          chatSuffix,
+        });
+      }
       return await model.predict(first, second, {
         batchSize: settings.batchSize,
         maxBatchTokens: settings.maxBatchTokens,
@@ -600,6 +738,55 @@ export class CrossEncoder {
       stopListening?.();
     }
   }
+}
+
+/**
+ * What an LLM reranker's ONNX file must compute, from the metadata `crossrank convert` writes
+ * (lib/python/convert.py export_llm): the score graph of this kind (the last real position's
+ * logits, no KV cache), and for a causal LM the true/false token ids sentence-transformers 6.2
+ * scores with. A graph without them (e.g. a raw causal-LM export with past_key_values inputs and
+ * [batch, seq, vocab] logits) is UNSUPPORTED_MODEL: `crossrank convert` makes the right one.
+ */
+async function checkScoreGraph(kind: ModelKind, dir: string, modelPath: string, hasModulesJson: boolean, tokenizerPath: string): Promise<LlmInfo> {
+  let meta: Map<string, string>;
+  try {
+    meta = await onnxMetadata(modelPath);
+  } catch (error) {
+    throw new CrossrankError('INVALID_MODEL', `${modelPath} is not a readable ONNX model: ${(error as Error).message}`);
+  }
+  const graphKind = meta.get('crossrank.kind');
+  if (graphKind !== kind) {
+    throw new CrossrankError(
+      'UNSUPPORTED_MODEL',
+      `${modelPath} is not a crossrank score graph for a ${kind} reranker (metadata crossrank.kind: ${JSON.stringify(graphKind ?? null)}); ` +
+        'export one with `crossrank convert --model HF_DIR --out DIR` (graphs with past_key_values inputs or full vocabulary logits are not run)',
+    );
+  }
+  const info: LlmInfo = {
+    templateSource: 'chat_template.jinja',
+    messageFormat: 'flat',
+    trueTokenId: null,
+    falseTokenId: null,
+    tokenSource: null,
+    instruction: null,
+    suffixIds: [],
+  };
+  if (kind === 'causal-lm') {
+    const expected = await logitScoreIds(dir, hasModulesJson, tokenizerPath);
+    const graphTrue = Number(meta.get('crossrank.true_token_id'));
+    const graphFalse = meta.get('crossrank.false_token_id') === '' ? null : Number(meta.get('crossrank.false_token_id'));
+    if (graphTrue !== expected.trueTokenId || graphFalse !== expected.falseTokenId) {
+      throw new CrossrankError(
+        'INVALID_MODEL',
+        `${modelPath} scores tokens ${graphTrue}/${graphFalse} but sentence-transformers scores this folder with ` +
+          `${expected.trueTokenId}/${expected.falseTokenId} (${expected.source}): convert the folder again`,
+      );
+    }
+    info.trueTokenId = expected.trueTokenId;
+    info.falseTokenId = expected.falseTokenId;
+    info.tokenSource = expected.source;
+  }
+  return info;
 }
 
 /**

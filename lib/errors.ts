@@ -3,6 +3,12 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   | 'MODEL_NOT_FOUND'
   | 'INVALID_MODEL'
+  /**
+   * A valid model folder that crossrank cannot score as sentence-transformers 6.2 does (an unknown
+   * architecture family, a causal language model that is no known reranker, an encoder without a
+   * sequence-classification head): refused rather than scored wrong (lib/model/families.ts modelKind).
+   */
+  | 'UNSUPPORTED_MODEL'
   | 'TOKENIZER_ERROR'
   | 'INFERENCE_FAILED'
   | 'CLOSED'
@@ -21,7 +27,7 @@ export type ErrorCode =
   | 'CACHE_NOT_WRITABLE';
 
 const KNOWN_CODES = new Set<string>([
-  'INVALID_ARGUMENT', 'MODEL_NOT_FOUND', 'INVALID_MODEL', 'TOKENIZER_ERROR', 'INFERENCE_FAILED', 'CLOSED',
+  'INVALID_ARGUMENT', 'MODEL_NOT_FOUND', 'INVALID_MODEL', 'UNSUPPORTED_MODEL', 'TOKENIZER_ERROR', 'INFERENCE_FAILED', 'CLOSED',
   'ABORTED', 'QUEUE_FULL', 'CUDA_UNAVAILABLE', 'OUT_OF_MEMORY', 'NATIVE_UNAVAILABLE', 'INTERNAL',
   'HUB_AUTH_REQUIRED', 'HUB_ACCESS_DENIED', 'HUB_OFFLINE', 'HUB_UNREACHABLE', 'DOWNLOAD_INCOMPLETE', 'CACHE_NOT_WRITABLE',
 ]);

@@ -40,6 +40,12 @@ export interface NativeLoadOptions {
   deviceId: number;
   /** libonnxruntime_providers_cuda.so; empty when not installed. */
   cudaProviderPath: string;
+  /**
+   * LLM rerankers: single texts are rendered prompts, tokenized without special tokens; when one
+   * reaches maxLength, chatSuffix is written over its last ids (sentence-transformers' suffix restore).
+   */
+  chat?: boolean;
+  chatSuffix?: Uint32Array;
 }
 
 export type NativeActivation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
@@ -50,6 +56,8 @@ export interface NativePredictOptions {
   activation: NativeActivation;
   /** Set element 0 to non-zero to cancel; read between batches. */
   cancel?: Int32Array;
+  /** LLM rerankers: the chat-template suffix for this call's prompts, when not the loaded one. */
+  chatSuffix?: Uint32Array;
 }
 
 export interface NativeInfo {

@@ -36,6 +36,9 @@ export const SIDE_FILES = [
   'special_tokens_map.json',
   'config_sentence_transformers.json',
   'modules.json',
+  'chat_template.jinja', // LLM rerankers' prompt (transformers 5 saves the template here)
+  'sentence_bert_config.json', // LLM rerankers: the Transformer module's message format and max_seq_length
+  '1_LogitScore/config.json', // LLM rerankers: the true/false token ids, where sentence-transformers saves them
 ] as const;
 
 /** Download progress, reported as bytes arrive. Totals cover only files not already cached. */

@@ -165,3 +165,75 @@ export function folderActivation(
   }
   return parseActivation(config.sbert_ce_default_activation_function, 'config.json sbert_ce_default_activation_function');
 }
+
+/**
+ * What a folder's config.json makes of it, as sentence-transformers 6.2 reads it
+ * (cross_encoder/model.py CrossEncoder._load_default_modules):
+ *  - 'cross-encoder': an encoder family of FAMILY_RULES with a `*ForSequenceClassification` head;
+ *  - 'causal-lm': `architectures[0]` ends in `ForCausalLM`: sentence-transformers loads it as a
+ *    Transformer with transformer_task "text-generation" plus a LogitScore module (an LLM reranker);
+ *  - 'sequence-classification': a decoder family's `*ForSequenceClassification` (e.g. the Qwen3
+ *    seq-cls conversions), which pools the last real token.
+ */
+export type ModelKind = 'cross-encoder' | 'causal-lm' | 'sequence-classification';
+
+/** Decoder language-model families (config.json model_type) whose rerankers crossrank knows. */
+export const DECODER_FAMILIES: ReadonlySet<string> = new Set(['qwen2', 'qwen3', 'gemma', 'llama']);
+
+/**
+ * Decoder kinds crossrank can score as sentence-transformers does. A kind not listed is refused
+ * with UNSUPPORTED_MODEL: better no score than a wrong one (issue 23: a causal LM loaded as a
+ * one-label cross-encoder gave scores unrelated to sentence-transformers').
+ */
+export const SUPPORTED_DECODER_KINDS: ReadonlySet<ModelKind> = new Set<ModelKind>(['causal-lm', 'sequence-classification']);
+
+function unsupported(message: string): CrossrankError {
+  return new CrossrankError('UNSUPPORTED_MODEL', `${message}; crossrank refuses models it cannot score as sentence-transformers 6.2 does (docs/models.md)`);
+}
+
+/**
+ * The kind of a folder from its config.json, or UNSUPPORTED_MODEL when crossrank cannot score it as
+ * sentence-transformers 6.2 does:
+ *  - any `*ForCausalLM` outside DECODER_FAMILIES (or of a kind not yet supported);
+ *  - a decoder family with any other head (a base `*Model`: sentence-transformers would add an
+ *    untrained classification head);
+ *  - a model_type outside FAMILY_RULES and DECODER_FAMILIES (e.g. t5, bart, mistral): an unknown
+ *    family, whose length and input rules crossrank does not know;
+ *  - a known encoder family whose architecture is not `*ForSequenceClassification` (e.g. BertModel,
+ *    BertForMaskedLM): sentence-transformers loads it with a randomly initialised head.
+ * A config.json without model_type or architectures says nothing to refuse and is read as a
+ * cross-encoder (crossrank's own ONNX-only folders).
+ */
+export function modelKind(config: Record<string, unknown>): ModelKind | CrossrankError {
+  const modelType = typeof config.model_type === 'string' ? config.model_type : undefined;
+  const architectures = Array.isArray(config.architectures) ? config.architectures : [];
+  const architecture = typeof architectures[0] === 'string' ? (architectures[0] as string) : undefined;
+  const what = `config.json: model_type ${JSON.stringify(modelType ?? null)}, architecture ${JSON.stringify(architecture ?? null)}`;
+  let kind: ModelKind;
+  if (architecture?.endsWith('ForCausalLM')) {
+    if (modelType === undefined || !DECODER_FAMILIES.has(modelType)) {
+      return unsupported(`${what}: a causal language model of a family crossrank does not run as a reranker (known: ${[...DECODER_FAMILIES].join(', ')})`);
+    }
+    kind = 'causal-lm';
+  } else if (modelType !== undefined && DECODER_FAMILIES.has(modelType)) {
+    if (architecture !== undefined && !architecture.endsWith('ForSequenceClassification')) {
+      return unsupported(`${what}: a decoder model is scored either as a *ForCausalLM reranker or as a *ForSequenceClassification one`);
+    }
+    kind = 'sequence-classification';
+  } else {
+    if (modelType !== undefined && !(modelType in FAMILY_RULES)) {
+      return unsupported(
+        `${what}: an architecture family crossrank does not know (encoders: ${Object.keys(FAMILY_RULES).join(', ')}; ` +
+          `decoder rerankers: ${[...DECODER_FAMILIES].join(', ')})`,
+      );
+    }
+    if (architecture !== undefined && !architecture.endsWith('ForSequenceClassification')) {
+      return unsupported(`${what}: not a cross-encoder (sentence-transformers would put an untrained classification head on it)`);
+    }
+    return 'cross-encoder';
+  }
+  if (!SUPPORTED_DECODER_KINDS.has(kind)) {
+    return unsupported(`${what}: a decoder ${kind === 'causal-lm' ? 'causal-LM' : 'sequence-classification'} reranker, not supported yet`);
+  }
+  return kind;
+}

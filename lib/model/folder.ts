@@ -7,7 +7,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { CrossrankError } from '../errors.js';
 import { MAX_JSON_BYTES, readModelFile } from './files.js';
 import { type FileDevice, type FilePrecision, chooseModelFile, modelFileCandidates } from '../hub/choose.js';
-import { type Activation, folderActivation, lengthLimits } from './families.js';
+import { type Activation, type ModelKind, folderActivation, lengthLimits, modelKind } from './families.js';
 
 export type { Activation } from './families.js';
 
@@ -17,6 +17,8 @@ export interface ModelFolder {
   tokenizerPath: string;
   modelType: string | undefined;
   architecture: string | undefined;
+  /** How sentence-transformers 6.2 reads the folder (lib/model/families.ts modelKind). */
+  kind: ModelKind;
   /** From config.json; the ONNX output shape has the final word. */
   numLabels: number | undefined;
   labels: string[] | undefined;
@@ -34,6 +36,8 @@ export interface ModelFolder {
    * caller overrides the activation).
    */
   activation: Activation | CrossrankError | undefined;
+  /** modules.json exists (sentence-transformers then reads its module configs and prompts). */
+  hasModulesJson: boolean;
 }
 
 /**
@@ -118,13 +122,17 @@ export async function readModelFolder(
   }
   if (!isDir) throw new CrossrankError('MODEL_NOT_FOUND', `model folder ${dir} does not exist or is not a folder`);
 
+  // Read first: a model crossrank cannot score is refused before anything else is looked for.
+  const config = (await readJson(join(dir, 'config.json'), 'config.json')) ?? {};
+  const kind = modelKind(config);
+  if (kind instanceof CrossrankError) throw kind;
+
   const tokenizerPath = join(dir, 'tokenizer.json');
   if (!existsSync(tokenizerPath)) {
     throw new CrossrankError('MODEL_NOT_FOUND', `${relative(process.cwd(), tokenizerPath) || tokenizerPath} is missing: crossrank needs the fast tokenizer file tokenizer.json`);
   }
   const modelPath = resolveModelFile(dir, modelFile, precision, device);
 
-  const config = (await readJson(join(dir, 'config.json'), 'config.json')) ?? {};
   const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'), 'tokenizer_config.json')) ?? {};
   const stConfig = await readJson(join(dir, 'config_sentence_transformers.json'), 'config_sentence_transformers.json');
 
@@ -144,8 +152,17 @@ export async function readModelFolder(
   const numLabels = positiveInt(config.num_labels) ?? labels?.length;
 
   // Family rules and their sources: lib/model/families.ts.
-  const { positionLimit, defaultMaxLength } = lengthLimits(config, tokenizerConfig);
-  const activation = folderActivation(config, stConfig, existsSync(join(dir, 'modules.json')));
+  const limits = lengthLimits(config, tokenizerConfig);
+  const { positionLimit } = limits;
+  let { defaultMaxLength } = limits;
+  const hasModulesJson = existsSync(join(dir, 'modules.json'));
+  const activation = folderActivation(config, stConfig, hasModulesJson);
+  if (hasModulesJson && kind !== 'cross-encoder') {
+    // A saved Transformer module's max_seq_length sets what it truncates to (base/modules/transformer.py).
+    const bert = await readJson(join(dir, 'sentence_bert_config.json'), 'sentence_bert_config.json');
+    const saved = positiveInt(bert?.max_seq_length);
+    if (saved !== undefined) defaultMaxLength = Math.min(saved, positionLimit);
+  }
 
   return {
     dir,
@@ -153,6 +170,7 @@ export async function readModelFolder(
     tokenizerPath,
     modelType,
     architecture,
+    kind,
     numLabels,
     labels,
     positionLimit,
@@ -162,5 +180,6 @@ export async function readModelFolder(
     padId: typeof config.pad_token_id === 'number' && config.pad_token_id >= 0 ? config.pad_token_id : 0,
     vocabSize: positiveInt(config.vocab_size),
     activation,
+    hasModulesJson,
   };
 }

@@ -172,3 +172,32 @@ export async function batchDependence(path: string): Promise<BatchDependence> {
     reason: `dynamic quantization (${list}): activation scales are computed per batch, over every row including padding`,
   };
 }
+
+/**
+ * ModelProto.metadata_props (field 14: StringStringEntryProto key = 1, value = 2) of the ONNX file
+ * at `path`, read without its weights. crossrank convert writes there what an LLM reranker's score
+ * graph computes (crossrank.kind, crossrank.true_token_id, crossrank.false_token_id). Throws on a
+ * file that is not a well-formed ModelProto.
+ */
+export async function onnxMetadata(path: string): Promise<Map<string, string>> {
+  const file = await open(path, 'r');
+  const out = new Map<string, string>();
+  try {
+    const bytes = new FileBytes(file, (await file.stat()).size);
+    await fields(bytes, 0, bytes.size, async (field, wireType, from, to) => {
+      if (field !== 14 || wireType !== 2 || to - from > 1 << 20) return;
+      let key = '';
+      let value = '';
+      await fields(bytes, from, to, async (f, w, a, b) => {
+        if (w !== 2) return;
+        const text = (await bytes.get(a, b - a)).toString('utf8');
+        if (f === 1) key = text;
+        else if (f === 2) value = text;
+      });
+      if (out.size < 1000) out.set(key, value);
+    });
+    return out;
+  } finally {
+    await file.close();
+  }
+}

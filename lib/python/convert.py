@@ -30,6 +30,8 @@ Exit status:
     1  the model could not be converted: nothing written (the fp32 export failed or missed its bounds)
     2  bad usage: not a Hugging Face model folder, no tokenizer.json can be made
     3  fp32 written, but a variant (optimized, fp16, int8) was refused and not written
+    4  unsupported: crossrank cannot score this architecture as sentence-transformers 6.2 does
+       (model_kind below, the rule of lib/model/families.ts modelKind); nothing written
 Needs: torch, transformers, onnx, onnxruntime (PyPI; see test/fixtures/requirements.txt).
 """
 
@@ -56,14 +58,58 @@ BOUNDS = {
 COPY_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
               "config_sentence_transformers.json", "modules.json", "vocab.txt", "vocab.json", "merges.txt",
               "added_tokens.json", "sentencepiece.bpe.model", "spm.model", "spiece.model"]
-EXIT_OK, EXIT_NOT_CONVERTED, EXIT_USAGE, EXIT_VARIANT_REFUSED = 0, 1, 2, 3
+EXIT_OK, EXIT_NOT_CONVERTED, EXIT_USAGE, EXIT_VARIANT_REFUSED, EXIT_UNSUPPORTED = 0, 1, 2, 3, 4
+# The families of lib/model/families.ts (FAMILY_RULES keys, DECODER_FAMILIES); test/llm.test.ts
+# checks the two lists agree.
+ENCODER_FAMILIES = ("bert", "electra", "distilbert", "albert", "roberta", "xlm-roberta", "xlm-roberta-xl",
+                    "camembert", "longformer", "mpnet", "deberta-v2", "deberta", "modernbert")
+DECODER_FAMILIES = ("qwen2", "qwen3", "gemma", "llama")
+# Decoder kinds convert exports (as lib/model/families.ts SUPPORTED_DECODER_KINDS).
+SUPPORTED_DECODER_KINDS: tuple[str, ...] = ("causal-lm", "sequence-classification")
 VARIANT_FILES = ("onnx/model_optimized.onnx", "onnx/model_fp16.onnx", "onnx/model_quantized.onnx")
 # Figures compare() measures, which --bounds may name.
 MEASURES = ("max_abs_diff", "spearman", "top10_overlap", "spearman_min", "top10_min", "batch_dependence")
 
 
+def model_kind(config: dict) -> tuple[str | None, str | None]:
+    """(kind, None) or (None, why it is refused), from config.json as sentence-transformers 6.2's
+    CrossEncoder._load_default_modules reads it: architectures[0] ending in ForCausalLM is a
+    text-generation Transformer + LogitScore ('causal-lm'); a decoder's *ForSequenceClassification
+    pools its last real token ('sequence-classification'); an encoder family's
+    *ForSequenceClassification is a 'cross-encoder'. Everything else is refused (the same rule as
+    lib/model/families.ts modelKind): exported as a cross-encoder, its scores would not be
+    sentence-transformers'."""
+    model_type = config.get("model_type") if isinstance(config.get("model_type"), str) else None
+    archs = config.get("architectures") if isinstance(config.get("architectures"), list) else []
+    arch = archs[0] if archs and isinstance(archs[0], str) else None
+    what = f"config.json: model_type {model_type!r}, architecture {arch!r}"
+    if arch is not None and arch.endswith("ForCausalLM"):
+        if model_type not in DECODER_FAMILIES:
+            return None, (f"{what}: a causal language model of a family crossrank does not run as a reranker "
+                          f"(known: {', '.join(DECODER_FAMILIES)})")
+        kind = "causal-lm"
+    elif model_type in DECODER_FAMILIES:
+        if arch is not None and not arch.endswith("ForSequenceClassification"):
+            return None, f"{what}: a decoder model is scored as a *ForCausalLM or a *ForSequenceClassification reranker"
+        kind = "sequence-classification"
+    else:
+        if model_type is not None and model_type not in ENCODER_FAMILIES:
+            return None, (f"{what}: an architecture family crossrank does not know (encoders: "
+                          f"{', '.join(ENCODER_FAMILIES)}; decoder rerankers: {', '.join(DECODER_FAMILIES)})")
+        if arch is not None and not arch.endswith("ForSequenceClassification"):
+            return None, f"{what}: not a cross-encoder (sentence-transformers would put an untrained classification head on it)"
+        return "cross-encoder", None
+    if kind not in SUPPORTED_DECODER_KINDS:
+        return None, f"{what}: a decoder {kind} reranker, not supported yet"
+    return kind, None
+
+
 class NotConverted(Exception):
     """The model could not be converted (exit 1)."""
+
+
+class Unsupported(NotConverted):
+    """crossrank cannot score this model as sentence-transformers 6.2 does (exit 4)."""
 
 
 def parity_set(queries: int, docs: int) -> list[tuple[int, str, str]]:
@@ -369,6 +415,314 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------------------------------
+# LLM rerankers (issue 23): decoder models read as sentence-transformers 6.2 reads them.
+
+PAIR_ROLE_PROBES = (("alpha", "bravo"), ("charlie", "bravo"), ("alpha", "foxtrot"))  # base/modality.py
+STRUCTURED_PATTERNS = ("content[0]", ".type", "'type'", '"type"', "item.type", "message.content[")
+
+
+def message_format(template: str) -> str:
+    """'structured' or 'flat', as sentence-transformers' InputFormatter._infer_format decides it
+    (base/modality.py): a template naming content parts is structured; else flat."""
+    return "structured" if any(p in template for p in STRUCTURED_PATTERNS) else "flat"
+
+
+def pair_messages(query: str, document: str, fmt: str, prompt: str | None = None) -> list[dict]:
+    """InputFormatter.pair_to_messages (+ prepend_prompt_to_messages): a pair becomes a 'query' and
+    a 'document' message; a prompt becomes a 'system' message before them."""
+    def content(text):
+        return text if fmt == "flat" else [{"type": "text", "text": text}]
+    messages = [{"role": "query", "content": content(query)}, {"role": "document", "content": content(document)}]
+    if prompt:
+        messages.insert(0, {"role": "system", "content": content(prompt)})
+    return messages
+
+
+def logit_score_ids(src: Path, tokenizer) -> tuple[int, int | None]:
+    """(true_token_id, false_token_id) as CrossEncoder reads them: modules.json's LogitScore module
+    config when there is one, else the ids of the tokens "yes" and "no"
+    (cross_encoder/model.py _load_default_modules)."""
+    modules_path = src / "modules.json"
+    if modules_path.exists():
+        for module in json.loads(modules_path.read_text(encoding="utf-8")):
+            if str(module.get("type", "")).endswith("LogitScore"):
+                cfg = json.loads((src / module.get("path", "") / "config.json").read_text(encoding="utf-8"))
+                return int(cfg["true_token_id"]), (None if cfg.get("false_token_id") is None else int(cfg["false_token_id"]))
+        raise Unsupported("modules.json has no LogitScore module: crossrank cannot tell which token logits score a pair")
+    true_id = tokenizer.convert_tokens_to_ids("yes")
+    false_id = tokenizer.convert_tokens_to_ids("no")
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if true_id is None or false_id is None or true_id == unk or false_id == unk:
+        raise Unsupported("the tokenizer has no 'yes'/'no' tokens and the folder no modules.json naming others")
+    return int(true_id), int(false_id)
+
+
+def llm_score_module(model, kind: str, true_id: int | None, false_id: int | None):
+    """input_ids, attention_mask -> logits [batch, 1]: only what the score needs. The hidden state
+    of the last real position (the highest position whose mask is 1, so right and left padding
+    both work) times the true/false rows of lm_head (LogitScore: logit[true] - logit[false], or
+    logit[true] alone), or times the seq-cls head (transformers pools the last non-pad token).
+    No [batch, seq, vocab] logits, no KV cache."""
+    import torch
+
+    class Score(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = model.model
+            if kind == "causal-lm":
+                rows = [true_id] + ([false_id] if false_id is not None else [])
+                self.head = torch.nn.Parameter(model.lm_head.weight[rows].detach().clone(), requires_grad=False)
+                bias = getattr(model.lm_head, "bias", None)
+                self.bias = None if bias is None else torch.nn.Parameter(bias[rows].detach().clone(), requires_grad=False)
+                self.softcap = getattr(model.config, "final_logit_softcapping", None)
+                self.difference = false_id is not None  # decided here, not traced from a shape
+            else:
+                self.head = torch.nn.Parameter(model.score.weight.detach().clone(), requires_grad=False)
+                bias = getattr(model.score, "bias", None)
+                self.bias = None if bias is None else torch.nn.Parameter(bias.detach().clone(), requires_grad=False)
+                self.softcap = None
+                self.difference = False
+
+        def forward(self, input_ids, attention_mask):
+            hidden = self.body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+            positions = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+            last = (positions * attention_mask).argmax(dim=-1)
+            h = hidden[torch.arange(input_ids.shape[0], device=input_ids.device), last]
+            logits = h @ self.head.t()
+            if self.bias is not None:
+                logits = logits + self.bias
+            if self.softcap:
+                logits = torch.tanh(logits / self.softcap) * self.softcap
+            if self.difference:
+                logits = logits[:, :1] - logits[:, 1:]
+            return logits
+
+    return Score().eval()
+
+
+def render_pairs(tokenizer, pairs, prompt=None) -> list[str]:
+    """Each pair rendered by the folder's chat template as sentence-transformers renders it."""
+    fmt = message_format(tokenizer.chat_template)
+    return [tokenizer.apply_chat_template(pair_messages(q, d, fmt, prompt), tokenize=False) for q, d in pairs]
+
+
+def check_pair_roles(tokenizer) -> None:
+    """sentence-transformers' _verify_pair_roles_supported: the template must carry both roles."""
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        raise Unsupported("the folder has no chat template (chat_template.jinja or tokenizer_config.json "
+                           "chat_template): sentence-transformers cannot render a pair for this model")
+    base, *varied = render_pairs(tokenizer, PAIR_ROLE_PROBES)
+    dropped = [role for role, render in zip(("query", "document"), varied) if render == base]
+    if dropped:
+        raise Unsupported(f"the chat template drops the {' and '.join(dropped)} content of a pair")
+
+
+def export_llm(model, kind: str, true_id, false_id, path: Path, opset: int = 17) -> list[str]:
+    """Writes the score graph (llm_score_module) with what crossrank checks at load as metadata.
+    A graph over protobuf's 2 GB (Qwen3-Reranker-0.6B in fp32 is 2.4 GB) keeps its weights in one
+    external file beside it, `<name>.onnx_data` (the hub's name). Returns the files written, relative
+    to path's folder."""
+    import onnx
+    import torch
+
+    score = llm_score_module(model, kind, true_id, false_id)
+    sample = (torch.tensor([[1, 2, 3, 4], [5, 6, 7, 0]]), torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]))
+    names = ["input_ids", "attention_mask"]
+    raw = path.parent / "export"  # the exporter may write one external file per tensor: kept apart
+    raw.mkdir(exist_ok=True)
+    with torch.inference_mode():
+        torch.onnx.export(score, sample, str(raw / path.name), input_names=names, output_names=["logits"],
+                          dynamic_axes={**{n: {0: "batch", 1: "sequence"} for n in names}, "logits": {0: "batch"}},
+                          opset_version=opset, dynamo=False)
+    proto = onnx.load(str(raw / path.name))
+    meta = {"crossrank.kind": kind, "crossrank.score": "last-real-position"}
+    if kind == "causal-lm":
+        meta["crossrank.true_token_id"] = str(true_id)
+        meta["crossrank.false_token_id"] = "" if false_id is None else str(false_id)
+    for key, value in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    weights = sum(t.ByteSize() for t in proto.graph.initializer)
+    files = [path.name]
+    if weights > 1_800_000_000:
+        data = path.name + "_data"
+        onnx.save(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=data)
+        files.append(data)
+    else:
+        onnx.save(proto, str(path))
+    shutil.rmtree(raw, ignore_errors=True)
+    return files
+
+
+def convert_llm(args, src: Path, out: Path, stage: Path, kind: str) -> int:
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+
+    (stage / "onnx").mkdir()
+    tokenizer = AutoTokenizer.from_pretrained(src)
+    check_pair_roles(tokenizer)
+    true_id = false_id = None
+    if kind == "causal-lm":
+        true_id, false_id = logit_score_ids(src, tokenizer)
+        model = AutoModelForCausalLM.from_pretrained(src, attn_implementation="eager", dtype=torch.float32).eval()
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(src, attn_implementation="eager", dtype=torch.float32).eval()
+        if model.config.num_labels != 1:
+            raise Unsupported(f"a decoder seq-cls model with {model.config.num_labels} labels: crossrank runs one-label rerankers")
+    staged_files = []
+    for f in COPY_FILES + ["chat_template.jinja", "chat_template.json", "sentence_bert_config.json"]:
+        if (src / f).exists():
+            shutil.copy(src / f, stage / f)
+            staged_files.append(f)
+    if (src / "modules.json").exists():
+        for module in json.loads((src / "modules.json").read_text(encoding="utf-8")):
+            sub = module.get("path", "")
+            if sub and (src / sub / "config.json").exists():
+                (stage / sub).mkdir(parents=True, exist_ok=True)
+                shutil.copy(src / sub / "config.json", stage / sub / "config.json")
+                staged_files.append(f"{sub}/config.json")
+    if not (stage / "tokenizer.json").exists():
+        raise NotConverted("no tokenizer.json in the folder (crossrank reads the fast tokenizer file)")
+
+    # Parity set: rendered by the template, tokenized by tokenizer.json without special tokens (what
+    # crossrank runs). The reference is PyTorch on left-padded batches (sentence-transformers' side),
+    # the ONNX graph runs them right-padded (crossrank's side): RoPE is relative, so both agree.
+    pairs = parity_set(min(args.queries, 4), min(args.docs, 8))
+    groups = [g for g, _, _ in pairs]
+    tok = Tokenizer.from_file(str(stage / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    texts = render_pairs(tokenizer, [(q, d) for _, q, d in pairs])
+    ids = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+    pad = model.config.pad_token_id if isinstance(model.config.pad_token_id, int) else 0
+
+    def batch(rows, left):
+        width = max(len(r) for r in rows)
+        x = np.full((len(rows), width), pad, dtype=np.int64)
+        m = np.zeros((len(rows), width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            if left:
+                x[i, width - len(r):], m[i, width - len(r):] = r, 1
+            else:
+                x[i, :len(r)], m[i, :len(r)] = r, 1
+        return x, m
+
+    reference = []
+    with torch.inference_mode():
+        for i in range(0, len(ids), 8):
+            x, m = batch(ids[i:i + 8], left=True)
+            out_ = model(input_ids=torch.from_numpy(x), attention_mask=torch.from_numpy(m))
+            if kind == "causal-lm":
+                last = out_.logits[:, -1, :]
+                ref = last[:, true_id] - (last[:, false_id] if false_id is not None else 0)
+                reference.append(ref.unsqueeze(1).float().numpy())
+            else:
+                reference.append(out_.logits.float().numpy())
+    reference = np.concatenate(reference)
+
+    fp32 = stage / "onnx" / "model.onnx"
+    fp32_files = export_llm(model, kind, true_id, false_id, fp32, args.opset)
+
+    def run_onnx(path: Path):
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        outs = []
+        for i in range(0, len(ids), 8):
+            x, m = batch(ids[i:i + 8], left=False)
+            outs.append(sess.run(["logits"], {"input_ids": x, "attention_mask": m})[0])
+        logits = np.concatenate(outs).astype(np.float32)
+        moved = 0.0
+        for i in range(0, min(len(ids), 8), 2):
+            x, m = batch([ids[i]], left=False)
+            alone = sess.run(["logits"], {"input_ids": x, "attention_mask": m})[0].astype(np.float32)
+            moved = max(moved, float(np.max(np.abs(alone[0] - logits[i]))))
+        return logits, moved
+
+    report = {"source": str(src), "parity_pairs": len(pairs), "model_type": model.config.model_type, "kind": kind,
+              "true_token_id": true_id, "false_token_id": false_id, "inputs": ["input_ids", "attention_mask"],
+              "outputs": {}}
+    refused: list[str] = []
+
+    def place(rel: str) -> None:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stage / rel, out / rel)
+
+    def check(name: str, path: Path) -> bool:
+        logits, moved = run_onnx(path)
+        res = compare(name, groups, reference, logits, moved)
+        res["file"] = str(path.relative_to(stage))
+        report["outputs"][name] = res
+        status = "ok" if res["passed"] else f"FAILED (not written): {', '.join(res['failed'])}"
+        print(f"{name:10s} max|diff| {res['max_abs_diff']:.2e}  spearman {res['spearman']:.5f}  "
+              f"top-10 overlap {res['top10_overlap']:.3f}  batch dependence {res['batch_dependence']:.1e}  {status}",
+              file=sys.stderr)
+        return bool(res["passed"])
+
+    if not check("fp32", fp32):
+        raise NotConverted(f"the fp32 score graph does not match the PyTorch model with the chat template "
+                           f"(max |diff| {report['outputs']['fp32']['max_abs_diff']:.2e}); nothing was written")
+    for f in staged_files:
+        place(f)
+    for f in fp32_files:
+        place(f"onnx/{f}")
+    fp32 = out / "onnx" / "model.onnx"
+
+    def variant(name: str, rel: str, make) -> None:
+        path = stage / rel
+        try:
+            make(path)
+            passed = check(name, path)
+        except Exception as error:  # noqa: BLE001 - a variant that cannot be made is refused, fp32 stands
+            report["outputs"][name] = {"passed": False, "error": f"{type(error).__name__}: {error}", "file": rel}
+            print(f"{name:10s} could not be made: {type(error).__name__}: {error}  FAILED (not written)", file=sys.stderr)
+            passed = False
+        if passed:
+            place(rel)
+        else:
+            refused.append(name)
+
+    if not args.no_fp16:
+        def fp16(path: Path) -> None:
+            from onnxruntime.transformers.float16 import convert_float_to_float16
+
+            onnx.save(convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True), str(path))
+        variant("fp16", "onnx/model_fp16.onnx", fp16)
+    if not args.no_int8:
+        def int8(path: Path) -> None:
+            # Weight-only int8 (MatMulNBits, bits 8, symmetric, blocks of 32): activations stay fp32,
+            # so a pair's score does not depend on its batch.
+            import logging
+
+            from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+            for name in ("onnxruntime.quantization", "onnxruntime.quantization.matmul_nbits_quantizer"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+
+            quant = MatMulNBitsQuantizer(onnx.load(str(fp32)), bits=8, block_size=32, is_symmetric=True)
+            quant.process()
+            quant.model.save_model_to_file(str(path), use_external_data_format=False)
+            report["int8_quantization"] = {"method": "weight-only int8 MatMulNBits (bits 8, block 32, symmetric)"}
+        variant("int8", "onnx/model_quantized.onnx", int8)
+
+    written = {o.get("file") for o in report["outputs"].values() if o.get("passed")}
+    for rel in VARIANT_FILES:
+        if rel not in written and (out / rel).exists():
+            (out / rel).unlink()
+    report["refused"] = refused
+    (out / "crossrank_convert.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    if refused:
+        print(f"crossrank convert: wrote {out} with onnx/model.onnx; refused (not written): {', '.join(refused)}",
+              file=sys.stderr)
+        return EXIT_VARIANT_REFUSED
+    print(f"wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -393,14 +747,30 @@ def main(argv=None) -> int:
     if not (src / "config.json").exists():
         print(f"crossrank convert: {src} has no config.json (not a Hugging Face model folder)", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        source_config = json.loads((src / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"crossrank convert: {src / 'config.json'} is not readable JSON: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    kind, refusal = model_kind(source_config if isinstance(source_config, dict) else {})
+    if refusal is not None:
+        print(f"crossrank convert: unsupported model: {refusal}; crossrank refuses models it cannot score as "
+              "sentence-transformers 6.2 does (docs/models.md). Nothing was written.", file=sys.stderr)
+        return EXIT_UNSUPPORTED
     out.mkdir(parents=True, exist_ok=True)
     # Staged inside OUT_DIR so that each move into place is a rename on one filesystem.
     stage = Path(tempfile.mkdtemp(prefix=".crossrank-convert-", dir=out))
     try:
+        if kind != "cross-encoder":
+            return convert_llm(args, src, out, stage, kind)
         return convert(args, src, out, stage)
     except Exception as error:  # noqa: BLE001 - one coded line instead of a traceback
         if args.traceback:
             traceback.print_exc()
+        if isinstance(error, Unsupported):
+            print(f"crossrank convert: unsupported model: {error}; crossrank refuses models it cannot score as "
+                  "sentence-transformers 6.2 does (docs/models.md). Nothing was written.", file=sys.stderr)
+            return EXIT_UNSUPPORTED
         reason = str(error) if isinstance(error, NotConverted) else f"{type(error).__name__}: {error}"
         print(f"crossrank convert: the model could not be converted: {reason}", file=sys.stderr)
         if not args.traceback:

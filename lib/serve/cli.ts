@@ -30,6 +30,7 @@ export const SERVE_USAGE = `usage: crossrank serve --model ID|DIR [--model [NAME
                              windows each (0: truncate); Cohere v1's max_chunks_per_doc overrides it
   --count-tokens             count tokens of every request (x-compute-tokens header)
   --strict-model             answer 404 to a "model" that is not served instead of using the default
+  --instruction TEXT         LLM rerankers: the instruction when a request sends none (default: the model's own)
   --device cpu|cuda|auto     (cpu)   --precision fp32|fp16|int8   --revision REV   --threads N
   --log-level LEVEL          fatal|error|warn|info|debug (info); logs are JSON lines on stdout
 Probes: GET /live answers 200 while the process runs (liveness); GET /ready (state only) and
@@ -55,6 +56,7 @@ const FLAGS = {
   'max-batch-tokens': { type: 'string' },
   'max-chunks-per-doc': { type: 'string' },
   'count-tokens': { type: 'boolean' },
+  instruction: { type: 'string' },
   'strict-model': { type: 'boolean' },
   device: { type: 'string' },
   precision: { type: 'string' },
@@ -108,6 +110,8 @@ export interface ServeConfig {
   countTokens: boolean;
   /** --strict-model: answer 404 to a `model` that is not served instead of using the default. */
   strictModel: boolean;
+  /** --instruction: LLM rerankers' instruction when a request sends none. */
+  instruction: string | undefined;
   /** --device [cpu]. */
   device: Device;
   /** --precision: which ONNX file (LoadOptions.precision). */
@@ -182,6 +186,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     maxChunksPerDoc: int('max-chunks-per-doc', 0, 0)!,
     countTokens: flag('count-tokens'),
     strictModel: flag('strict-model'),
+    instruction: get('instruction'),
     device,
     precision,
     revision: get('revision'),
@@ -257,6 +262,7 @@ export async function serveMain(argv: string[]): Promise<number> {
     maxChunksPerDoc: config.maxChunksPerDoc,
     countTokens: config.countTokens,
     strictModel: config.strictModel,
+    ...(config.instruction !== undefined ? { instruction: config.instruction } : {}),
     fastify: { logger: { level: config.logLevel } },
   });
   const { app } = server;

@@ -37,6 +37,8 @@ export interface TeiRerankRequest {
   raw_scores?: boolean;
   return_text?: boolean;
   model?: string;
+  /** crossrank: an LLM reranker's instruction for this request (PredictOptions.instruction). */
+  instruction?: string | null;
 }
 
 export const teiRerankBody = {
@@ -50,6 +52,7 @@ export const teiRerankBody = {
     raw_scores: orNull({ type: 'boolean' }),
     return_text: orNull({ type: 'boolean' }),
     model: orNull({ type: 'string' }),
+    instruction: orNull({ type: 'string' }),
   },
 } as const;
 
@@ -86,6 +89,8 @@ export interface CohereV2Request {
   documents: string[];
   top_n?: number;
   max_tokens_per_doc?: number;
+  /** crossrank: an LLM reranker's instruction for this request. */
+  instruction?: string | null;
 }
 
 export const cohereV2Body = {
@@ -98,6 +103,7 @@ export const cohereV2Body = {
     top_n: orNull({ type: 'integer', minimum: 1 }),
     max_tokens_per_doc: orNull({ type: 'integer', minimum: 1 }),
     priority: orNull({ type: 'integer' }),
+    instruction: orNull({ type: 'string' }),
   },
 } as const;
 
@@ -119,6 +125,8 @@ export interface CohereV1Request {
   max_chunks_per_doc?: number;
   /** Cohere: accepted when at least the model's max length (crossrank always truncates to it); else 422. */
   max_tokens_per_doc?: number;
+  /** crossrank: an LLM reranker's instruction for this request. */
+  instruction?: string | null;
 }
 
 export const cohereV1Body = {
@@ -133,5 +141,6 @@ export const cohereV1Body = {
     rank_fields: orNull({ type: 'array', items: { type: 'string' } }),
     max_chunks_per_doc: orNull({ type: 'integer', minimum: 1 }),
     max_tokens_per_doc: orNull({ type: 'integer', minimum: 1 }),
+    instruction: orNull({ type: 'string' }),
   },
 } as const;

@@ -78,6 +78,8 @@ export interface ServeOptions {
   strictModel?: boolean;
   /** Threads tokenizing per model, reported by /info (LoadOptions.tokenizerThreads) [cores, at most 8]. */
   tokenizerThreads?: number;
+  /** Instruction for LLM rerankers when a request names none [the model's own]; cross-encoders ignore it. */
+  instruction?: string;
 }
 
 /** How drain() leaves a load balancer's rotation before it stops; see CrossrankServer.drain. */
@@ -295,10 +297,12 @@ export const crossrankPlugin: FastifyPluginAsync<
     }
 
     /** Scores `docs` against `query` (in chunks of maxClientBatchSize with autoSplit): one score per doc, in input order. */
-    async function scoreDocs(r: Resolved, query: string, docs: string[], activation: 'identity' | undefined, signal: AbortSignal, maxChunks: number): Promise<Float32Array> {
+    async function scoreDocs(r: Resolved, query: string, docs: string[], activation: 'identity' | undefined, signal: AbortSignal, maxChunks: number, requested?: string | null): Promise<Float32Array> {
       if (r.info.numLabels !== 1) {
         throw new HttpError(424, 'Backend', `model is not a re-ranker model: it has ${r.info.numLabels} labels (use /predict)`, 'model_type');
       }
+      // LLM rerankers: the request's instruction, else the serve default, else the model's own.
+      const instruction = requested ?? (r.info.kind !== 'cross-encoder' ? options.instruction : undefined);
       const scores = new Float32Array(docs.length);
       const chunk = options.autoSplit ? maxClientBatchSize : docs.length;
       const calls: Promise<void>[] = [];
@@ -306,7 +310,13 @@ export const crossrankPlugin: FastifyPluginAsync<
         const part = docs.slice(from, from + chunk);
         calls.push(
           r.entry.model
-            .rerank(query, part, { signal, ...(activation ? { activation } : {}), ...(options.maxBatchTokens ? { maxBatchTokens: options.maxBatchTokens } : {}), ...(maxChunks > 0 ? { chunking: { maxChunks } } : {}) })
+            .rerank(query, part, {
+              signal,
+              ...(activation ? { activation } : {}),
+              ...(options.maxBatchTokens ? { maxBatchTokens: options.maxBatchTokens } : {}),
+              ...(instruction !== undefined ? { instruction } : {}),
+              ...(maxChunks > 0 ? { chunking: { maxChunks } } : {}),
+            })
             .then((hits) => {
               for (const hit of hits) scores[from + hit.index] = hit.score;
             }),
@@ -362,14 +372,17 @@ export const crossrankPlugin: FastifyPluginAsync<
     };
 
     /** The shared path of the three rerank APIs: scores, token count if wanted, headers. */
-    async function rerankRequest(request: FastifyRequest, reply: FastifyReply, modelName: unknown, query: string, docs: string[], field: string, activation: 'identity' | undefined, wantTokens: boolean, maxTokensPerDoc?: number, maxChunks = options.maxChunksPerDoc ?? 0) {
+    async function rerankRequest(request: FastifyRequest, reply: FastifyReply, modelName: unknown, query: string, docs: string[], field: string, activation: 'identity' | undefined, wantTokens: boolean, maxTokensPerDoc?: number, maxChunksPerDoc?: number, instruction?: string | null) {
       metrics.requestCount.inc({ method: 'batch' });
       checkBatch(docs.length, field);
       const r = resolve(modelName);
       checkMaxTokens(r, maxTokensPerDoc);
       const pairs = wantTokens ? docs.map((d): [string, string] => [query, d]) : undefined;
       const run = await admitted(request, reply, docs.length, async (signal) => {
-        const [scores, tok] = await Promise.all([scoreDocs(r, query, docs, activation, signal, maxChunks), pairs ? countTokens(r, pairs) : undefined]);
+        // --max-chunks-per-doc is a default for cross-encoders; an LLM reranker's prompt has no
+        // MaxP yet, so only a request that asks for chunks gets the library's refusal.
+        const maxChunks = maxChunksPerDoc ?? (r.info.kind === 'cross-encoder' ? (options.maxChunksPerDoc ?? 0) : 0);
+        const [scores, tok] = await Promise.all([scoreDocs(r, query, docs, activation, signal, maxChunks, instruction), pairs ? countTokens(r, pairs) : undefined]);
         return { scores, tok };
       });
       for (const s of run.value.scores) if (Number.isNaN(s)) throw new HttpError(424, 'Backend', 'score is NaN', 'inference');
@@ -392,7 +405,7 @@ export const crossrankPlugin: FastifyPluginAsync<
       }
       const wantTokens = options.countTokens === true;
       // Raw logits from the library; TEI's own rule (sigmoid of one logit) applied here.
-      const { scores } = await rerankRequest(request, reply, body.model, body.query, body.texts, 'texts', 'identity', wantTokens);
+      const { scores } = await rerankRequest(request, reply, body.model, body.query, body.texts, 'texts', 'identity', wantTokens, undefined, undefined, body.instruction);
       const ranks = Array.from(scores, (raw, index) => ({ index, score: body.raw_scores ? raw : Math.fround(sigmoid(raw)) }));
       // TEI sorts ascending (stable) then reverses: ties come out with the higher index first.
       ranks.sort((a, b) => b.score - a.score || b.index - a.index);
@@ -474,6 +487,8 @@ export const crossrankPlugin: FastifyPluginAsync<
           device: info.device,
           providers: info.providers,
           activation: info.activation,
+          kind: info.kind, // 'cross-encoder' | 'causal-lm' | 'sequence-classification'
+          ...(info.llm ? { instruction: options.instruction ?? info.llm.instruction, template: info.llm.templateSource } : {}),
         },
       };
     });
@@ -512,7 +527,7 @@ export const crossrankPlugin: FastifyPluginAsync<
     // --- Cohere v2 --------------------------------------------------------------------------------
     app.post('/v2/rerank', { schema: { body: cohereV2Body }, bodyLimit: payloadLimit }, async (request, reply) => {
       const body = withoutNulls(request.body as CohereV2Request);
-      const { scores } = await rerankRequest(request, reply, body.model, body.query, body.documents, 'documents', undefined, options.countTokens === true, body.max_tokens_per_doc);
+      const { scores } = await rerankRequest(request, reply, body.model, body.query, body.documents, 'documents', undefined, options.countTokens === true, body.max_tokens_per_doc, undefined, body.instruction);
       return {
         id: randomUUID(),
         results: ranked(scores, body.top_n).map((index) => ({ index, relevance_score: scores[index] })),
@@ -531,7 +546,7 @@ export const crossrankPlugin: FastifyPluginAsync<
         if (typeof d.text === 'string') return d.text;
         throw new HttpError(422, 'Validation', `documents[${i}]: a string or an object with a string \`text\` (images are not supported)`, 'validation');
       });
-      const { r, scores, tokens } = await rerankRequest(request, reply, body.model, body.query, docs, 'documents', undefined, flavour === 'jina' || options.countTokens === true, body.max_tokens_per_doc, body.max_chunks_per_doc);
+      const { r, scores, tokens } = await rerankRequest(request, reply, body.model, body.query, docs, 'documents', undefined, flavour === 'jina' || options.countTokens === true, body.max_tokens_per_doc, body.max_chunks_per_doc, body.instruction);
       // Cohere: documents only when asked; Jina: by default (its API's default is true).
       const withDocs = body.return_documents ?? flavour === 'jina';
       const results = ranked(scores, body.top_n).map((index) => {

@@ -346,6 +346,16 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     config.session.allow_spinning = bool_property(o, "allowSpinning", true);
     config.max_queued_pairs = static_cast<size_t>(int_property(o, "maxQueuedPairs", 1 << 20, table));
     config.session.log_severity = static_cast<int>(int_property(o, "logSeverity", 4, table));
+    config.chat = bool_property(o, "chat", false);
+    const Napi::Value suffix = o.Get("chatSuffix");
+    if (!suffix.IsUndefined()) {
+      if (!suffix.IsTypedArray() || suffix.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+        throw coded_error(env, ErrorCode::InvalidArgument, "chatSuffix must be a Uint32Array");
+      }
+      const Napi::Uint32Array ids = suffix.As<Napi::Uint32Array>();
+      if (ids.ElementLength() > 4096) throw coded_error(env, ErrorCode::InvalidArgument, "chatSuffix holds more than 4096 ids");
+      config.chat_suffix.assign(ids.Data(), ids.Data() + ids.ElementLength());
+    }
     const std::string device = string_property(o, "device", "cpu");
     if (device == "cpu") {
       config.session.device.kind = DeviceKind::Cpu;
@@ -380,6 +390,16 @@ Napi::Value NativeModel::Predict(const Napi::CallbackInfo& info) {
       options.batch_size = static_cast<size_t>(int_property(o, "batchSize", 256, table));
       options.max_batch_tokens = static_cast<size_t>(int_property(o, "maxBatchTokens", 2048, table));
       options.activation = parse_activation(env, string_property(o, "activation", "sigmoid"));
+      const Napi::Value suffix = o.Get("chatSuffix");
+      if (!suffix.IsUndefined()) {
+        if (!suffix.IsTypedArray() || suffix.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array ||
+            suffix.As<Napi::Uint32Array>().ElementLength() > 4096) {
+          throw coded_error(env, ErrorCode::InvalidArgument, "chatSuffix must be a Uint32Array of at most 4096 ids");
+        }
+        const Napi::Uint32Array ids = suffix.As<Napi::Uint32Array>();
+        options.has_chat_suffix = true;
+        options.chat_suffix.assign(ids.Data(), ids.Data() + ids.ElementLength());
+      }
       cancel = o.Get("cancel");
       if (!cancel.IsUndefined()) {
         if (!cancel.IsTypedArray() || cancel.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||

@@ -63,6 +63,7 @@ CrossEncoderEngine::CrossEncoderEngine(const EngineConfig& config) {
   check_model_file(config.tokenizer_path, "tokenizer.json", kMaxTokenizerBytes);
   check_model_file(config.model_path, "the ONNX model", UINT64_MAX);
   tokenizer_ = std::make_unique<Tokenizer>(config.tokenizer_path, config.max_length, config.truncate_left);
+  if (config.chat) tokenizer_->set_chat_mode(config.chat_suffix);
   // A max length below the special tokens of a pair would make every call fail (the tokenizer
   // cannot truncate its own special tokens): refuse it now. The empty pair is the smallest pair.
   {

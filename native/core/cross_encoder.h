@@ -24,6 +24,10 @@ struct EngineConfig {
   size_t tokenizer_threads = 0;  // 0: hardware concurrency, at most 8
   size_t concurrent_runs = 0;    // batches in flight at once; 0: 1 on CPU, 2 on CUDA (see Scheduler)
   size_t max_queued_pairs = 1 << 20;
+  // LLM rerankers: single texts are rendered prompts, tokenized without special tokens, with this
+  // chat-template suffix restored on truncation (Tokenizer::set_chat_mode).
+  bool chat = false;
+  std::vector<uint32_t> chat_suffix;
   SessionOptions session;
 };
 

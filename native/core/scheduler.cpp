@@ -310,7 +310,9 @@ void Scheduler::tokenizer_loop() {
         const bool shared = !t.second.empty() && t.first.size() == 1;
         for (size_t i = task.begin; i < task.end; ++i) {
           Encoding& encoding = job.encodings[i];
-          if (t.second.empty()) {
+          if (t.second.empty() && job.options.has_chat_suffix && tokenizer_.chat_mode()) {
+            tokenizer_.encode_chat(t.first[i], job.options.chat_suffix, encoding);
+          } else if (t.second.empty()) {
             tokenizer_.encode(t.first[i], nullptr, encoding);
           } else if (shared) {
             tokenizer_.encode(query_of(job), t.second[i], encoding);

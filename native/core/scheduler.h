@@ -50,6 +50,10 @@ struct PredictOptions {
   // Read before each step; non-zero cancels the job with ErrorCode::Aborted. May be null. The
   // memory must stay valid until the job completes.
   const int32_t* cancel_flag = nullptr;
+  // LLM rerankers: the chat-template suffix restored on truncated prompts for this call, when it
+  // differs from the loaded one (Tokenizer::encode_chat).
+  bool has_chat_suffix = false;
+  std::vector<uint32_t> chat_suffix;
 };
 
 // The texts of one call, owned by the job. `first` holds one text per pair, or exactly one text

@@ -1,5 +1,7 @@
 #include "tokenizer.h"
 
+#include <algorithm>
+
 #include "crossrank_tokenizers.h"
 #include "errors.h"
 
@@ -50,10 +52,23 @@ void encode_into(size_t max_length, Encoding& out, Write write) {
 }  // namespace
 
 void Tokenizer::encode(std::string_view first, const std::string_view* second, Encoding& out) const {
+  if (chat_ && second == nullptr) return encode_chat(first, suffix_, out);
   encode_into(max_length_, out, [&](uint32_t* ids, uint32_t* types, char** error) {
     return crt_encode(handle_, first.data(), first.size(), second ? second->data() : nullptr,
                       second ? second->size() : 0, ids, types, max_length_, error);
   });
+}
+
+void Tokenizer::encode_chat(std::string_view text, const std::vector<uint32_t>& suffix, Encoding& out) const {
+  encode_into(max_length_, out, [&](uint32_t* ids, uint32_t* types, char** error) {
+    return crt_encode_text(handle_, text.data(), text.size(), ids, types, max_length_, error);
+  });
+  // Only a row that reached max_length can have been cut (sentence-transformers skips shorter ones).
+  if (!suffix.empty() && out.ids.size() >= max_length_) {
+    const size_t keep = std::min(suffix.size(), out.ids.size());
+    std::copy(suffix.end() - static_cast<std::ptrdiff_t>(keep), suffix.end(),
+              out.ids.end() - static_cast<std::ptrdiff_t>(keep));
+  }
 }
 
 EncodedQuery::~EncodedQuery() { crt_query_free(handle_); }

@@ -44,6 +44,19 @@ class Tokenizer {
   // `shortcut`, every text takes the tokenizers crate's own path: same ids, slower (the fuzzer
   // compares the two).
   Tokenizer(const std::string& path, size_t max_length, bool truncate_left, bool shortcut = true);
+
+  // LLM rerankers (issue 23): a single text is then encoded without the post-processor's special
+  // tokens (a rendered chat template holds its own), and when it reached max_length, `suffix` is
+  // written over its last tokens: sentence-transformers 6.2's Transformer._restore_chat_template_suffix
+  // (base/modules/transformer.py), so the positions a score is read at survive truncation.
+  void set_chat_mode(std::vector<uint32_t> suffix) {
+    chat_ = true;
+    suffix_ = std::move(suffix);
+  }
+  bool chat_mode() const { return chat_; }
+  // A rendered prompt in chat mode with another suffix than the loaded one (a per-call instruction
+  // that the template renders in its tail changes the suffix).
+  void encode_chat(std::string_view text, const std::vector<uint32_t>& suffix, Encoding& out) const;
   ~Tokenizer();
   Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;
@@ -72,6 +85,8 @@ class Tokenizer {
  private:
   CrtTokenizer* handle_ = nullptr;
   size_t max_length_;
+  bool chat_ = false;
+  std::vector<uint32_t> suffix_;
 };
 
 }  // namespace crossrank

@@ -36,6 +36,12 @@ int64_t crt_encode(const CrtTokenizer* tokenizer, const char* first, size_t firs
                    const char* second, size_t second_len, uint32_t* ids, uint32_t* type_ids,
                    size_t capacity, char** error);
 
+/* Encodes one text WITHOUT the post-processor's special tokens (transformers' add_special_tokens=False,
+ * as apply_chat_template tokenizes a rendered chat template), truncated to max_length like crt_encode.
+ * Same return and errors as crt_encode. */
+int64_t crt_encode_text(const CrtTokenizer* tokenizer, const char* text, size_t text_len, uint32_t* ids,
+                        uint32_t* type_ids, size_t capacity, char** error);
+
 /* The first text of many pairs (a rerank query), encoded once. NULL and *error set on failure;
  * free with crt_query_free. A query may be used from many threads at once. */
 typedef struct CrtQuery CrtQuery;

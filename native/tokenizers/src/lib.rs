@@ -308,6 +308,46 @@ pub unsafe extern "C" fn crt_encode(
     }
 }
 
+/// Encodes one text without the post-processor's special tokens (`encode_fast(text, false)`):
+/// what transformers' `apply_chat_template(tokenize=True)` does with the rendered prompt of an LLM
+/// reranker (add_special_tokens=False: the template writes its own BOS). Truncation as loaded.
+/// Never through the BERT shortcut, which always adds them.
+///
+/// # Safety
+/// As `crt_encode`, with `text` NULL or pointing to `text_len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn crt_encode_text(
+    tokenizer: *const CrtTokenizer,
+    text: *const c_char,
+    text_len: usize,
+    ids: *mut u32,
+    type_ids: *mut u32,
+    capacity: usize,
+    error: *mut *mut c_char,
+) -> i64 {
+    if tokenizer.is_null() || ids.is_null() || type_ids.is_null() {
+        set_error(error, "crt_encode_text: NULL argument");
+        return -1;
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| -> Result<i64, String> {
+        let tokenizer = &*tokenizer;
+        let a = text_from(text, text_len);
+        let encoding = tokenizer.inner.encode_fast(a, false).map_err(|e| format!("{e}"))?;
+        write_encoding(&encoding, ids, type_ids, capacity)
+    }));
+    match result {
+        Ok(Ok(n)) => n,
+        Ok(Err(message)) => {
+            set_error(error, &message);
+            -1
+        }
+        Err(payload) => {
+            set_error(error, &panic_message(payload));
+            -1
+        }
+    }
+}
+
 /// Writes an encoding's ids and type ids into the caller's arrays of `capacity` entries.
 unsafe fn write_encoding(
     encoding: &Encoding,
