@@ -167,6 +167,7 @@ export interface LlmInfo {
   messageFormat: 'flat' | 'structured';
   /** causal-lm: the score is logit[trueTokenId] - logit[falseTokenId] (or logit[trueTokenId] alone when null). */
   trueTokenId: number | null;
+  /** causal-lm: the token whose logit is subtracted; null when the score is the true token's logit alone (bge-reranker-v2-gemma). */
   falseTokenId: number | null;
   /** Where those ids come from (modules.json's LogitScore, or the tokens "yes"/"no"). */
   tokenSource: string | null;

@@ -14,6 +14,7 @@ export type {
   ChunkingOptions,
   Device,
   LoadOptions,
+  LlmInfo,
   LogLevel,
   ModelInfo,
   Precision,
@@ -22,6 +23,7 @@ export type {
   RerankResult,
 } from './cross-encoder.js';
 export type { ModelStats } from './types.js';
+export type { ModelKind } from './model/families.js';
 export { CrossrankError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { evaluate } from './eval/evaluate.js';
