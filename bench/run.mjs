@@ -7,7 +7,7 @@
 //   npm run bench -- --smoke      under a minute: a tiny fixture model, Node peers only, temp output
 //
 // Options: --models a,b  --full-models a,b  --systems a,b  --threads N  --python PATH  --out DIR
-//          --peers-python PATH (the venv of bench/requirements-peers.txt: the st-openvino peers)
+//          --pairs N (throughput pairs, default 10000)  --peers-python PATH (the venv of bench/requirements-peers.txt: the st-openvino peers)
 //          --report-only results/cpu-<date>.json   (rewrites the report of a saved run)
 // Systems st-openvino and st-openvino-int8 (sentence-transformers' OpenVINO backend at its default
 // precision, and its static int8 export) run with --peers-python; they are in the default list
@@ -67,6 +67,7 @@ const { values: opt } = parseArgs({
     threads: { type: 'string' },
     python: { type: 'string' },
     'peers-python': { type: 'string' },
+    pairs: { type: 'string' },
     out: { type: 'string' },
     'report-only': { type: 'string' },
   },
@@ -101,6 +102,8 @@ const workDir = mkdtempSync(join(tmpdir(), 'crossrank-bench-work-'));
 const SIZES = smoke
   ? { rerankSets: 3, docs: 10, pairs: 50, sweepPairs: 20, longPairs: 5, longWords: 450, tokenizePairs: 50, reps: 2 }
   : { rerankSets: 6, docs: 100, pairs: 10000, sweepPairs: 500, longPairs: 100, longWords: 450, tokenizePairs: 10000, reps: 5 };
+// --pairs N: a shorter throughput and tokenizer run (a check of a new peer, a crowded machine)
+if (opt.pairs) SIZES.pairs = SIZES.tokenizePairs = Number(opt.pairs);
 const BATCH_SIZES = [1, 8, 32, 128];
 
 // ---------------------------------------------------------------------------------------------
