@@ -116,14 +116,20 @@ def export_openvino_int8(model_dir: str, calibration_file: str, samples: int = 1
         OVQuantizer.get_calibration_dataset = original
 
 
+def precision_name(t) -> str:
+    """openvino.Type -> 'bf16' / 'f32' (its to_string()), whatever the binding returns."""
+    return t.to_string() if hasattr(t, "to_string") else str(t)
+
+
 def openvino_runner(job):
     """sentence-transformers CrossEncoder(backend="openvino"): fp32 weights at the CPU plugin's default
     inference precision (bf16 where the CPU has AVX512-BF16 or AMX), or with job["int8"] the static
     int8 file of export_openvino_int8(). Threads: INFERENCE_NUM_THREADS, as every other system's."""
     from pathlib import Path
 
+    from importlib.metadata import version
+
     import openvino as ov
-    import optimum.intel
     import sentence_transformers
     import torch
     from sentence_transformers import CrossEncoder
@@ -149,9 +155,9 @@ def openvino_runner(job):
     ov_model = ce.transformers_model
     ov_model.compile()
     compiled = ov_model.request.get_compiled_model() if hasattr(ov_model.request, "get_compiled_model") else ov_model.request
-    versions = {"openvino": ov.__version__, "optimum-intel": optimum.intel.__version__,
+    versions = {"openvino": ov.__version__, "optimum-intel": version("optimum-intel"), "nncf": version("nncf"),
                 "sentence-transformers (openvino venv)": sentence_transformers.__version__,
-                "openvino inference precision": str(compiled.get_property("INFERENCE_PRECISION_HINT"))}
+                "openvino inference precision": precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))}
     return make, versions
 
 
@@ -218,6 +224,11 @@ RUNNERS = {
 
 def main() -> int:
     job = json.load(open(sys.argv[1], encoding="utf-8"))
+    # stdout carries the one JSON result: what libraries print there (nncf's progress bars) goes to
+    # stderr, at the file-descriptor level so that native code's prints follow too
+    sys.stdout.flush()
+    result_fd = os.dup(1)
+    os.dup2(2, 1)
     make, versions = RUNNERS[job["system"]](job)
     results = []
     for w in job["workloads"]:
@@ -227,6 +238,8 @@ def main() -> int:
         if w["kind"] == "rerank" and hasattr(make, "scores"):
             results[-1]["scores"] = make.scores(data)
         print(f"{job['system']}: {w['name']} done", file=sys.stderr)
+    sys.stdout.flush()
+    os.dup2(result_fd, 1)
     json.dump({"system": job["system"], "versions": versions, "results": results}, sys.stdout)
     return 0
 
