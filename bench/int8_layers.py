@@ -105,12 +105,12 @@ def sensitivity(args) -> int:
     sub_ref = np.concatenate([ref[i * 100:(i + 1) * 100] for i in idx])
     all_matmuls = [n.name for ns in groups.values() for n in ns]
     out_path = HERE / "results" / "int8-sensitivity.json"
-    rows = json.loads(out_path.read_text())["groups"] if out_path.exists() and args.resume else {}
+    rows = json.loads(out_path.read_text())["groups"] if out_path.exists() and (args.resume or args.table_only) else {}
     tmp = study.CACHE / "onnx" / "one_group.onnx"
     for gi, (x, nodes) in enumerate(groups.items()):
         names = [n.name for n in nodes]
         label = group_label(names)
-        if label in rows:
+        if label in rows or args.table_only:
             continue
         t0 = time.time()
         made = quantize_per_token(fp32, tmp, smooth_alpha="auto", exclude=[n for n in all_matmuls if n not in names],
@@ -222,6 +222,7 @@ def main() -> int:
     ap.add_argument("mode", choices=["sensitivity", "candidates", "score"])
     ap.add_argument("--lists", default="", help="sensitivity: list indices (default: 3 random-word + 2 BEIR queries)")
     ap.add_argument("--resume", action="store_true", help="sensitivity: keep groups already measured")
+    ap.add_argument("--table-only", action="store_true", help="sensitivity: only rewrite the table from the JSON")
     ap.add_argument("--keep", default="0,2,4,6,8", help="candidates: numbers of most sensitive groups kept fp32")
     ap.add_argument("--fp32", action="store_true", help="candidates: also measure fp32 (speed reference)")
     ap.add_argument("--no-speed", action="store_true")
