@@ -45,7 +45,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BEIR = ROOT / "test" / "fixtures" / "beir-tiny"
-CACHE = HERE / ".cache" / "int8-study"
+# weights and ONNX files: outside the repo when CROSSRANK_INT8_CACHE is set (several worktrees share one)
+CACHE = Path(os.environ.get("CROSSRANK_INT8_CACHE", HERE / ".cache" / "int8-study"))
 MAX_LEN = 128  # quality and batch-dependence lists: the fixture's passages fit, long ones are cut
 THREADS = 2
 TRAIN_LEN = 64  # training pairs cut shorter than MAX_LEN: twice the steps per CPU minute
@@ -212,7 +213,9 @@ def train(out: Path, epochs: int, log, teacher: str = "graded") -> dict:
     if (out / "model.safetensors").exists():
         return json.loads((out / "train.json").read_text())
     torch.manual_seed(0)
-    torch.set_num_threads(THREADS)
+    # CROSSRANK_INT8_TRAIN_THREADS=1 on a crowded machine: two spinning OpenMP threads on an
+    # oversubscribed CPU wait on each other at every op
+    torch.set_num_threads(int(os.environ.get("CROSSRANK_INT8_TRAIN_THREADS", THREADS)))
     src = backbone_dir()
     config = BertConfig.from_pretrained(src, num_labels=1)
     model = BertForSequenceClassification.from_pretrained(src, config=config)  # pooler + classifier: fresh

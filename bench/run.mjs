@@ -7,7 +7,11 @@
 //   npm run bench -- --smoke      under a minute: a tiny fixture model, Node peers only, temp output
 //
 // Options: --models a,b  --full-models a,b  --systems a,b  --threads N  --python PATH  --out DIR
+//          --pairs N (throughput pairs, default 10000)  --peers-python PATH (the venv of bench/requirements-peers.txt: the st-openvino peers)
 //          --report-only results/cpu-<date>.json   (rewrites the report of a saved run)
+// Systems st-openvino and st-openvino-int8 (sentence-transformers' OpenVINO backend at its default
+// precision, and its static int8 export) run with --peers-python; they are in the default list
+// only when that interpreter is given (or CROSSRANK_PEERS_PYTHON is set).
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -16,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { makePairs, makeRerankSets, vocabularyWords } from './lib/pairs.mjs';
+import { qualityAgainstTorch } from './lib/rank_quality.mjs';
 import { writeReport } from './lib/report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,6 +43,7 @@ const ALL_SYSTEMS = [
   'transformers.js-int8',
   'sentence-transformers',
 ];
+const OPENVINO_SYSTEMS = ['st-openvino', 'st-openvino-int8'];
 const PEER_SCRIPT = {
   crossrank: ['node', join(here, 'peers', 'crossrank_peer.mjs')],
   'crossrank-int8': ['node', join(here, 'peers', 'crossrank_peer.mjs')],
@@ -47,6 +53,8 @@ const PEER_SCRIPT = {
   'onnxruntime-python': ['python', join(here, 'peers', 'python_peers.py')],
   'onnxruntime-python-int8': ['python', join(here, 'peers', 'python_peers.py')],
   'sentence-transformers': ['python', join(here, 'peers', 'python_peers.py')],
+  'st-openvino': ['peers-python', join(here, 'peers', 'python_peers.py')],
+  'st-openvino-int8': ['peers-python', join(here, 'peers', 'python_peers.py')],
   'hf-tokenizers': ['python', join(here, 'peers', 'python_peers.py')],
 };
 
@@ -58,6 +66,8 @@ const { values: opt } = parseArgs({
     systems: { type: 'string' },
     threads: { type: 'string' },
     python: { type: 'string' },
+    'peers-python': { type: 'string' },
+    pairs: { type: 'string' },
     out: { type: 'string' },
     'report-only': { type: 'string' },
   },
@@ -74,8 +84,13 @@ if (opt['report-only']) {
 
 const threads = Number(opt.threads ?? cpus().length);
 const python = opt.python ?? (existsSync(join(root, '.venv/bin/python')) ? join(root, '.venv/bin/python') : 'python3');
+const peersPython = opt['peers-python'] ?? process.env.CROSSRANK_PEERS_PYTHON;
 const smoke = opt.smoke;
-const systems = (opt.systems ?? (smoke ? 'crossrank,transformers.js' : ALL_SYSTEMS.join(','))).split(',');
+const defaultSystems = peersPython ? [...ALL_SYSTEMS, ...OPENVINO_SYSTEMS] : ALL_SYSTEMS;
+const systems = (opt.systems ?? (smoke ? 'crossrank,transformers.js' : defaultSystems.join(','))).split(',');
+if (!peersPython && systems.some((s) => OPENVINO_SYSTEMS.includes(s))) {
+  throw new Error(`${OPENVINO_SYSTEMS.join(', ')} need --peers-python (a venv with bench/requirements-peers.txt)`);
+}
 for (const s of systems) if (!PEER_SCRIPT[s]) throw new Error(`unknown system ${s}; known: ${Object.keys(PEER_SCRIPT).join(', ')}`);
 const cache = join(here, '.cache');
 const outDir = opt.out ?? (smoke ? mkdtempSync(join(tmpdir(), 'crossrank-bench-')) : join(here, 'results'));
@@ -87,6 +102,8 @@ const workDir = mkdtempSync(join(tmpdir(), 'crossrank-bench-work-'));
 const SIZES = smoke
   ? { rerankSets: 3, docs: 10, pairs: 50, sweepPairs: 20, longPairs: 5, longWords: 450, tokenizePairs: 50, reps: 2 }
   : { rerankSets: 6, docs: 100, pairs: 10000, sweepPairs: 500, longPairs: 100, longWords: 450, tokenizePairs: 10000, reps: 5 };
+// --pairs N: a shorter throughput and tokenizer run (a check of a new peer, a crowded machine)
+if (opt.pairs) SIZES.pairs = SIZES.tokenizePairs = Number(opt.pairs);
 const BATCH_SIZES = [1, 8, 32, 128];
 
 // ---------------------------------------------------------------------------------------------
@@ -140,6 +157,8 @@ function writeData(modelsDir, name) {
     sweep: makePairs(words, SIZES.sweepPairs, 13),
     long: makePairs(words, SIZES.longPairs, 14, SIZES.longWords),
     tokenize: makePairs(words, SIZES.tokenizePairs, 15),
+    // static int8 calibration (st-openvino-int8): local pairs, disjoint from the timed ones
+    calibration: makePairs(words, 128, 16),
   };
   const paths = {};
   for (const [k, v] of Object.entries(files)) {
@@ -175,14 +194,28 @@ async function runPeer(system, job) {
   const jobPath = join(workDir, `job-${system}-${Date.now()}.json`);
   const int8 = system.endsWith('-int8');
   writeFileSync(jobPath, JSON.stringify({ ...job, system: int8 ? system.slice(0, -'-int8'.length) : system, int8 }));
-  const out = kind === 'node' ? await run(process.execPath, [script, jobPath]) : await run(python, [script, jobPath]);
+  const interpreter = kind === 'node' ? process.execPath : kind === 'peers-python' ? peersPython : python;
+  const out = await run(interpreter, [script, jobPath]);
   return JSON.parse(out);
 }
 
+// The instruction-set flags that decide which kernels ONNX Runtime and OpenVINO pick (int8 dot
+// products, bf16, AMX).
+const KERNEL_FLAGS = ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'avx512_fp16', 'amx_bf16', 'amx_int8', 'amx_tile'];
+
 function machine() {
   const cpu = cpus()[0]?.model ?? 'unknown';
-  return { nproc: cpus().length, cpu, node: process.version, platform: `${process.platform}-${process.arch}` };
+  let flags = [];
+  try {
+    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
+    const have = new Set(line.split(':')[1]?.trim().split(/\s+/) ?? []);
+    flags = KERNEL_FLAGS.filter((f) => have.has(f));
+  } catch {
+    // not Linux: no /proc/cpuinfo
+  }
+  return { nproc: cpus().length, cpu, flags, node: process.version, platform: `${process.platform}-${process.arch}` };
 }
+
 
 async function main() {
   const started = new Date();
@@ -224,6 +257,7 @@ async function main() {
         onnx: join(models.dir, name, 'onnx', onnxFile),
         threads,
         workloads,
+        calibration: data.calibration,
       };
       try {
         const res = await runPeer(system, job);
@@ -272,8 +306,11 @@ async function main() {
     configs,
     gemm,
     runs,
+    quality: qualityAgainstTorch(runs),
     errors,
   };
+  // scores served the quality rows; the saved run keeps the figures, not 600 scores per system
+  for (const r of runs) delete r.scores;
   const files = writeReport(result, { outDir, markdown: smoke ? join(outDir, 'RESULTS.md') : join(here, 'RESULTS.md') });
   process.stderr.write(`wrote ${files.join(', ')}\n`);
   if (errors.length > 0) {

@@ -36,7 +36,7 @@ const USAGE = `usage:
     downloads the files \`serve --model ID\` with the same --precision/--device loads into the HF cache, and
     prints {repo, revision, commit, dir, file, downloaded} as JSON (a Kubernetes init step; see docs/deploy.md)
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
-  crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--int8 per-token|dynamic] [--no-optimize] [--bounds JSON] [--traceback]
+  crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--int8 per-token|dynamic] [--int8-keep-fp32 auto|N] [--no-optimize] [--bounds JSON] [--traceback]
     exit 0: all written; 1: the model could not be converted (nothing written); 3: fp32 written, a variant refused;
           4: unsupported architecture (crossrank cannot score it as sentence-transformers does; nothing written)
   crossrank serve   --model ID|DIR [--model [NAME=]ID|DIR ...] [--host H] [--port P] ... (crossrank serve --help)
@@ -121,6 +121,7 @@ const OPTIONS = {
   'no-fp16': { type: 'boolean' },
   'no-int8': { type: 'boolean' },
   int8: { type: 'string' },
+  'int8-keep-fp32': { type: 'string' },
   'no-optimize': { type: 'boolean' },
   bounds: { type: 'string' },
   traceback: { type: 'boolean' },
@@ -203,6 +204,14 @@ async function runCommand(command: string | undefined, rest: string[]): Promise<
         throw new CrossrankError('INVALID_ARGUMENT', `--int8 must be per-token or dynamic, got ${JSON.stringify(values.int8)}`);
       }
       args.push('--int8', values.int8);
+    }
+    const keep = values['int8-keep-fp32'];
+    if (keep !== undefined) {
+      // auto: the all-int8 file, then 2, 4, 6 of the most sensitive MatMul groups fp32 until it passes
+      if (keep !== 'auto' && !/^\d+$/.test(keep)) {
+        throw new CrossrankError('INVALID_ARGUMENT', `--int8-keep-fp32 must be auto or a whole number, got ${JSON.stringify(keep)}`);
+      }
+      args.push('--int8-keep-fp32', keep);
     }
     if (values['no-optimize']) args.push('--no-optimize');
     if (values.bounds) args.push('--bounds', values.bounds);

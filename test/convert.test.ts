@@ -125,7 +125,43 @@ describe('crossrank convert', () => {
     const report = JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8'));
     expect(report.refused).toEqual(['int8']);
     expect(report.outputs.int8.failed).toContainEqual(expect.stringMatching(/^spearman_min 0\.\d+ < 1\.5$/));
+    // The default top-10 bound is 0.90 (one near-tie swap across the cut), the others stay.
+    expect(report.outputs.int8.bounds).toEqual({ spearman_min: 1.5, top10_min: 0.9, batch_dependence: 1e-5 });
+    // Mixed precision was tried before refusing: the all-int8 file, then bert-tiny's 2 most
+    // sensitive of its 8 MatMul groups fp32 (the cap is a quarter of the groups), most sensitive first.
+    const q = report.int8_quantization;
+    expect(q.attempts.map((a: { keep_fp32: number }) => a.keep_fp32)).toEqual([0, 2]);
+    expect(q.attempts.every((a: { passed: boolean }) => !a.passed)).toBe(true);
+    expect(q.sensitivity).toHaveLength(8);
+    const rms = q.sensitivity.map((g: { rms: number }) => g.rms);
+    expect(rms).toEqual([...rms].sort((a: number, b: number) => b - a));
+    expect(q.attempts[1].kept_matmuls).toEqual([...q.sensitivity[0].matmuls, ...q.sensitivity[1].matmuls]);
+    expect(run.stderr).toMatch(/int8 \(2 groups fp32\) .*FAILED/);
   }, 300_000);
+
+  it('--int8-keep-fp32 N keeps the N most sensitive MatMul groups fp32: fewer integer MatMuls, still batch-independent', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
+    const run = convert(sources['bert-tiny']!, out, '--no-optimize', '--no-fp16', '--int8-keep-fp32', '3', '--bounds', RELAXED_INT8);
+    expect(run.status, run.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8'));
+    const q = report.int8_quantization;
+    expect(q.attempts).toHaveLength(1);
+    expect(q.attempts[0].keep_fp32).toBe(3);
+    const kept = q.sensitivity.slice(0, 3).flatMap((g: { matmuls: string[] }) => g.matmuls);
+    expect(q.kept_fp32).toEqual(kept);
+    expect(report.outputs.int8.batch_dependence).toBeLessThanOrEqual(1e-5);
+    const ops = await onnxOpTypes(join(out, 'onnx', 'model_quantized.onnx'));
+    // every kept MatMul stays a plain MatMul; the rest became integer MatMuls
+    expect(ops.get('com.microsoft.MatMulIntegerToFloat')).toBe(q.matmuls);
+    expect(q.matmuls + kept.length).toBe(q.sensitivity.flatMap((g: { matmuls: string[] }) => g.matmuls).length);
+  }, 300_000);
+
+  it('--int8-keep-fp32 takes auto or a whole number', () => {
+    const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
+    const run = convert(sources['bert-tiny']!, out, '--int8-keep-fp32', 'many');
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/--int8-keep-fp32 must be auto or a whole number, got "many"/);
+  });
 
   it.each([
     ['{"int8": {"top10_minimum": 0.5}}', /--bounds: int8: no figure 'top10_minimum'; figures: .*top10_min/],

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-const SYSTEM_ORDER = ['crossrank', 'crossrank-int8', 'onnxruntime-python', 'transformers.js', 'sentence-transformers'];
+const SYSTEM_ORDER = ['crossrank', 'crossrank-int8', 'onnxruntime-python', 'transformers.js', 'sentence-transformers', 'st-openvino', 'st-openvino-int8'];
 // onnxruntime-python-int8 and transformers.js-int8 (the same onnx/model_quantized.onnx as
 // crossrank-int8) are not in SYSTEM_ORDER: they have their own section, int8Section.
 // The int8 variant crossrank convert makes, as named in bench/results/int8-study.json.
@@ -13,7 +13,55 @@ const COLORS = {
   'onnxruntime-python': '#1971c2',
   'transformers.js': '#2f9e44',
   'sentence-transformers': '#7048e8',
+  'st-openvino': '#0b7285',
+  'st-openvino-int8': '#66d9e8',
 };
+// The rows of the sentence-transformers CPU backends section, in order.
+const BACKEND_ROWS = ['crossrank', 'crossrank-int8', 'sentence-transformers', 'st-openvino', 'st-openvino-int8', 'onnxruntime-python', 'onnxruntime-python-int8'];
+const BACKEND_LABEL = {
+  crossrank: 'crossrank fp32',
+  'crossrank-int8': 'crossrank int8 (convert\'s file)',
+  'sentence-transformers': 'sentence-transformers torch fp32',
+  'st-openvino': 'sentence-transformers backend="openvino"',
+  'st-openvino-int8': 'sentence-transformers OpenVINO static int8 (nncf)',
+  'onnxruntime-python': 'ONNX Runtime Python fp32',
+  'onnxruntime-python-int8': 'ONNX Runtime Python, crossrank\'s int8 file',
+};
+
+/** Speed beside quality for crossrank and sentence-transformers' CPU backends (issue 25). */
+function backendsSection(result) {
+  if (!result.runs.some((r) => r.system.startsWith('st-openvino'))) return '';
+  const quality = result.quality ?? [];
+  const v = result.meta.versions;
+  let md = `## sentence-transformers' CPU backends
+
+`;
+  md += `Same weights, pairs and thread count; each system in its own process. Quality: each system's rerank scores against sentence-transformers torch fp32 on the same lists (${result.meta.sizes.rerankSets} lists of ${result.meta.sizes.docs}; per-list Spearman and top-10 overlap, min over the lists; max |score| difference after the sigmoid). These models have random weights: their logits crowd together, so the rank figures are harsher than on a trained model (bench/results/int8-study.md has the trained model). `;
+  md += `OpenVINO ran at inference precision **${v['openvino inference precision'] ?? 'unknown'}** on this CPU (flags: ${(result.meta.machine.flags ?? []).join(' ') || 'not recorded'}).
+
+`;
+  md += `| model | workload | system | docs or pairs/s | x crossrank fp32 | x torch fp32 | Spearman min | top-10 min | max abs diff |
+| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+`;
+  const models = [...new Set(result.runs.filter((r) => r.system.startsWith('st-openvino')).map((r) => r.model))];
+  for (const model of models) {
+    for (const workload of ['rerank', 'throughput']) {
+      const get = (s) => result.runs.find((r) => r.model === model && r.workload === workload && r.system === s)?.per_second;
+      const own = get('crossrank');
+      const torch = get('sentence-transformers');
+      for (const s of BACKEND_ROWS) {
+        const x = get(s);
+        if (x === undefined) continue;
+        const q = quality.find((e) => e.model === model && e.system === s);
+        const qcols = s === 'sentence-transformers' ? ['reference', 'reference', '0'] : q ? [q.spearman_min.toFixed(4), q.top10_min.toFixed(2), q.max_abs_diff.toExponential(1)] : ['–', '–', '–'];
+        md += `| ${model} | ${workload} | ${BACKEND_LABEL[s] ?? s} | ${fmt(x)} | ${own ? `${(x / own).toFixed(2)}x` : '–'} | ${torch ? `${(x / torch).toFixed(2)}x` : '–'} | ${qcols.join(' | ')} |
+`;
+      }
+    }
+  }
+  return `${md}
+`;
+}
 
 export function median(values) {
   const v = [...values].sort((a, b) => a - b);
@@ -181,7 +229,7 @@ export function writeReport(result, { outDir, markdown }) {
 
   const m = result.meta;
   let md = `# crossrank CPU benchmark\n\n`;
-  md += `Run ${m.date} with \`${m.command}\` (${m.seconds.toFixed(0)} s). Machine: ${m.machine.nproc} threads, ${m.machine.cpu}, ${m.machine.platform}, Node ${m.machine.node}; every system used ${m.threads} threads. `;
+  md += `Run ${m.date} with \`${m.command}\` (${m.seconds.toFixed(0)} s). Machine: ${m.machine.nproc} threads, ${m.machine.cpu}${m.machine.flags ? ` (${m.machine.flags.join(' ')})` : ''}, ${m.machine.platform}, Node ${m.machine.node}; every system used ${m.threads} threads. `;
   md += `Versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.\n\n`;
   md += `Models are randomly initialised with the exact shapes of the seed cross-encoders (bench/models.py): speed only, no quality. `;
   md += `Each figure is the median of timed repetitions after a warm-up: rerank = ${m.sizes.rerankSets} repetitions of 1 query x ${m.sizes.docs} passages; `;
@@ -195,6 +243,7 @@ export function writeReport(result, { outDir, markdown }) {
   for (const b of [1, 8, 32, 128]) md += table(result, `batch-${b}`, `Batch size ${b}`, 'pairs/sec.');
   md += table(result, 'long', 'Long inputs (passages of 400+ words, truncated to 512 tokens), batch 8', 'pairs/sec.');
   md += int8Section(result);
+  md += backendsSection(result);
   md += `## Compute\n\n`;
   md += result.gemm
     ? `GEMM peak (fp32 ${result.gemm.size}x${result.gemm.size} MatMul through the same ONNX Runtime library, ${result.gemm.threads} threads, \`build/Release/crossrank-bench gemm\`` +

@@ -37,6 +37,12 @@ async function tokenCounts(w, data) {
   return ids.map((a) => a.length);
 }
 
+async function rerankScores(sets) {
+  const out = [];
+  for (const s of sets) out.push(Array.from(await ce.predict(s.documents.map((d) => [s.query, d]))));
+  return out;
+}
+
 const results = [];
 for (const w of job.workloads) {
   const data = JSON.parse(readFileSync(w.data, 'utf8'));
@@ -57,6 +63,8 @@ for (const w of job.workloads) {
     // The scheduler over the workload (warm-up included): padding, and whether windows started
     // early because tokenization was behind inference.
     scheduler: statsSince(before, after),
+    // every rerank list's scores, once after the timing: bench/run.mjs sets quality beside speed
+    scores: w.kind === 'rerank' ? await rerankScores(data) : undefined,
   });
   process.stderr.write(`crossrank: ${w.name} done\n`);
 }

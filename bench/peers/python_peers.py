@@ -2,11 +2,18 @@
 
     python bench/peers/python_peers.py JOB.json  > results.json
 
-JOB: {"system": "sentence-transformers" | "onnxruntime-python" | "hf-tokenizers",
-      "model_dir": ..., "onnx": ..., "threads": N,
+JOB: {"system": "sentence-transformers" | "st-openvino" | "onnxruntime-python" | "hf-tokenizers",
+      "model_dir": ..., "onnx": ..., "threads": N, "int8": bool, "calibration": pairs file (st-openvino int8),
       "workloads": [{"name", "kind": "rerank" | "throughput" | "tokenize", "data": file, "batch_size", "reps"}]}
-Prints {"system", "versions", "results": [{"name", "seconds": [...], "items"}]}.
+Prints {"system", "versions", "results": [{"name", "seconds": [...], "items", "scores"?}]}.
 Each workload runs once untimed (warm-up), then `reps` timed repetitions ("items" counts one).
+A rerank workload also returns "scores": every list's scores, computed once after the timing, so
+that bench/run.mjs can set each system's quality (against sentence-transformers torch fp32)
+beside its speed.
+
+st-openvino (issue 25) needs optimum-intel[openvino] and nncf, whose pins clash with the reference
+venv (optimum-intel 2.2 wants transformers < 5.6): bench/requirements-peers.txt, run with
+`npm run bench -- --peers-python VENV/bin/python`.
 """
 
 from __future__ import annotations
@@ -44,6 +51,11 @@ def timed(make, w: dict, data: list) -> tuple[list[float], int]:
     return out, items
 
 
+def rerank_scores(score_list, data) -> list[list[float]]:
+    """Each rerank set's scores in document order (score_list(query, documents) -> floats)."""
+    return [[float(x) for x in score_list(s["query"], s["documents"])] for s in data]
+
+
 def sentence_transformers_runner(job):
     import torch
     from sentence_transformers import CrossEncoder
@@ -73,6 +85,79 @@ def sentence_transformers_runner(job):
     versions = {"sentence-transformers": sentence_transformers.__version__, "torch": torch.__version__}
     if device.startswith("cuda"):
         versions["gpu"] = torch.cuda.get_device_name(0)
+    make.scores = lambda data: rerank_scores(lambda q, docs: ce.predict([(q, d) for d in docs], batch_size=32), data)
+    return make, versions
+
+
+OV_INT8_SUFFIX = "qint8_quantized"  # export_static_quantized_openvino_model's default file_suffix
+
+
+def export_openvino_int8(model_dir: str, calibration_file: str, samples: int = 128) -> None:
+    """sentence-transformers' export_static_quantized_openvino_model (nncf post-training static int8:
+    OVQuantizationConfig's defaults, i.e. nncf's "mixed" preset for transformers and SmoothQuant alpha
+    0.95), calibrated on `samples` local pairs instead of the GLUE/SST-2 download it makes by default.
+    The pairs are tokenized as its own preprocess_function does (padding to max_length 384), but as
+    (query, passage) pairs, the input a cross-encoder sees."""
+    from datasets import Dataset
+    from optimum.intel.openvino import OVQuantizationConfig, OVQuantizer
+    from sentence_transformers import CrossEncoder
+    from sentence_transformers.backend import export_static_quantized_openvino_model
+
+    pairs = json.load(open(calibration_file, encoding="utf-8"))[:samples]
+    ce = CrossEncoder(model_dir, backend="openvino", device="cpu")
+    enc = ce.tokenizer([p[0] for p in pairs], [p[1] for p in pairs], padding="max_length", max_length=384, truncation=True)
+    local = Dataset.from_dict(dict(enc))
+    original = OVQuantizer.get_calibration_dataset
+    OVQuantizer.get_calibration_dataset = lambda self, *a, **k: local  # no dataset download
+    try:
+        export_static_quantized_openvino_model(ce, OVQuantizationConfig(num_samples=len(pairs)), model_dir,
+                                               file_suffix=OV_INT8_SUFFIX)
+    finally:
+        OVQuantizer.get_calibration_dataset = original
+
+
+def precision_name(t) -> str:
+    """openvino.Type -> 'bf16' / 'f32' (its to_string()), whatever the binding returns."""
+    return t.to_string() if hasattr(t, "to_string") else str(t)
+
+
+def openvino_runner(job):
+    """sentence-transformers CrossEncoder(backend="openvino"): fp32 weights at the CPU plugin's default
+    inference precision (bf16 where the CPU has AVX512-BF16 or AMX), or with job["int8"] the static
+    int8 file of export_openvino_int8(). Threads: INFERENCE_NUM_THREADS, as every other system's."""
+    from pathlib import Path
+
+    from importlib.metadata import version
+
+    import openvino as ov
+    import sentence_transformers
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    torch.set_num_threads(job["threads"])
+    model_dir = job["model_dir"]
+    kwargs = {"ov_config": {"INFERENCE_NUM_THREADS": job["threads"], "PERFORMANCE_HINT": "LATENCY"}}
+    if job.get("int8"):
+        xml = Path(model_dir) / "openvino" / f"openvino_model_{OV_INT8_SUFFIX}.xml"
+        if not xml.exists():
+            export_openvino_int8(model_dir, job["calibration"])
+        kwargs["file_name"] = str(xml.relative_to(model_dir))
+    ce = CrossEncoder(model_dir, backend="openvino", device="cpu", model_kwargs=kwargs)
+
+    def make(w, data):
+        bs = w["batch_size"]
+        if w["kind"] == "rerank":
+            return lambda: [ce.rank(s["query"], s["documents"], batch_size=bs) for s in data]
+        pairs = [tuple(p) for p in data]
+        return lambda: ce.predict(pairs, batch_size=bs, show_progress_bar=False)
+
+    make.scores = lambda data: rerank_scores(lambda q, docs: ce.predict([(q, d) for d in docs], batch_size=32), data)
+    ov_model = ce.transformers_model
+    ov_model.compile()
+    compiled = ov_model.request.get_compiled_model() if hasattr(ov_model.request, "get_compiled_model") else ov_model.request
+    versions = {"openvino": ov.__version__, "optimum-intel": version("optimum-intel"), "nncf": version("nncf"),
+                "sentence-transformers (openvino venv)": sentence_transformers.__version__,
+                "openvino inference precision": precision_name(compiled.get_property("INFERENCE_PRECISION_HINT"))}
     return make, versions
 
 
@@ -111,6 +196,7 @@ def onnxruntime_runner(job):
         pairs = [tuple(p) for p in data]
         return lambda: score(pairs, bs)
 
+    make.scores = lambda data: rerank_scores(lambda q, docs: score([(q, d) for d in docs], 32), data)
     return make, {"onnxruntime": ort.__version__, "tokenizers": tokenizers.__version__}
 
 
@@ -130,6 +216,7 @@ def hf_tokenizers_runner(job):
 
 RUNNERS = {
     "sentence-transformers": sentence_transformers_runner,
+    "st-openvino": openvino_runner,
     "onnxruntime-python": onnxruntime_runner,
     "hf-tokenizers": hf_tokenizers_runner,
 }
@@ -137,13 +224,22 @@ RUNNERS = {
 
 def main() -> int:
     job = json.load(open(sys.argv[1], encoding="utf-8"))
+    # stdout carries the one JSON result: what libraries print there (nncf's progress bars) goes to
+    # stderr, at the file-descriptor level so that native code's prints follow too
+    sys.stdout.flush()
+    result_fd = os.dup(1)
+    os.dup2(2, 1)
     make, versions = RUNNERS[job["system"]](job)
     results = []
     for w in job["workloads"]:
         data = json.load(open(w["data"], encoding="utf-8"))
         seconds, items = timed(make, w, data)
         results.append({"name": w["name"], "seconds": seconds, "items": items})
+        if w["kind"] == "rerank" and hasattr(make, "scores"):
+            results[-1]["scores"] = make.scores(data)
         print(f"{job['system']}: {w['name']} done", file=sys.stderr)
+    sys.stdout.flush()
+    os.dup2(result_fd, 1)
     json.dump({"system": job["system"], "versions": versions, "results": results}, sys.stdout)
     return 0
 

@@ -11,7 +11,9 @@ Writes OUT_DIR/ with the folder's config and tokenizer files and
     onnx/model_fp16.onnx       fp16 weights and compute, fp32 inputs/outputs (for GPUs)
     onnx/model_quantized.onnx  int8 (for CPUs): per-channel int8 weights and per-token dynamic int8
                                activations (lib/python/quantize.py), so a pair's score does not depend
-                               on the pairs batched with it
+                               on the pairs batched with it; where the all-int8 file misses its
+                               bounds, the MatMul groups whose int8 moves the logits most are kept
+                               fp32, a few at a time (mixed precision), until it passes
     crossrank_convert.json     what was checked and measured
 Every output is made in a temporary folder inside OUT_DIR, run with ONNX Runtime on a parity set
 of realistic English pairs (Python's own reference documentation) tokenized by the folder's
@@ -19,8 +21,12 @@ tokenizer.json (what crossrank runs), compared with the source model in PyTorch 
 and moved into place only when it passed its bounds:
     fp32, optimized: max |logit difference| <= 1e-4 (optimized: 1e-3)
     fp16:            Spearman >= 0.999 and top-10 overlap >= 0.99
-    int8:            per query: Spearman >= 0.99 and top-10 overlap >= 0.95; and batch-independent:
+    int8:            per query: Spearman >= 0.99 and top-10 overlap >= 0.90; and batch-independent:
                      each probe pair scored alone and inside a batch of 32 within 1e-5
+                     (top-10 0.90 = at most one passage swapped across the 10th/11th cut: on a
+                     trained MiniLM those swaps were between passages whose fp32 logits were within
+                     0.07 of each other, below what 8-bit activations resolve; 0.95 allows no swap
+                     at all, the same as 1.0 on these lists; bench/results/int8-study.md)
 The graph takes token_type_ids when the model embeds them (its forward has the argument and
 type_vocab_size >= 2: BERT, ELECTRA, ALBERT), whatever the transformers tokenizer class returns;
 the check feeds only the inputs the exported graph has (DeBERTa-v3's type_vocab_size 0 drops it).
@@ -53,8 +59,13 @@ BOUNDS = {
     "fp32": {"max_abs_diff": 1e-4},
     "optimized": {"max_abs_diff": 1e-3},
     "fp16": {"spearman": 0.999, "top10_overlap": 0.99},
-    "int8": {"spearman_min": 0.99, "top10_min": 0.95, "batch_dependence": 1e-5},
+    "int8": {"spearman_min": 0.99, "top10_min": 0.90, "batch_dependence": 1e-5},
 }
+# Mixed precision: the numbers of most sensitive MatMul groups kept fp32, tried in turn until the
+# int8 file passes its bounds (as nncf's quantize_with_accuracy_control returns the ops that cost
+# the most accuracy to fp32 until the drop is within bounds). Capped at a quarter of the groups:
+# past that the file runs little faster than fp32 (bench/results/int8-study.md).
+INT8_KEEP_FP32 = (0, 2, 4, 6)
 COPY_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
               "config_sentence_transformers.json", "modules.json", "vocab.txt", "vocab.json", "merges.txt",
               "added_tokens.json", "sentencepiece.bpe.model", "spm.model", "spiece.model"]
@@ -228,6 +239,9 @@ def parse_args(argv=None):
                     help="per-token: batch-independent (default); dynamic: onnxruntime's quantize_dynamic, as the "
                          "hub's model_quantized.onnx, whose scores move with their batch (refused by the "
                          "batch_dependence bound unless --bounds raises it)")
+    ap.add_argument("--int8-keep-fp32", default="auto",
+                    help="per-token int8: 'auto' (default) keeps 0, then 2, 4, 6 of the most sensitive MatMul groups "
+                         "fp32 until the file passes; a number keeps exactly that many")
     ap.add_argument("--queries", type=int, default=16, help="parity set: queries")
     ap.add_argument("--docs", type=int, default=32, help="parity set: passages per query")
     ap.add_argument("--opset", type=int, default=17)
@@ -326,13 +340,13 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         os.replace(stage / rel, out / rel)
 
-    def check(name: str, path: Path) -> bool:
+    def check(name: str, path: Path, label: str | None = None) -> bool:
         logits, moved = run_onnx(path)
         res = compare(name, groups, reference, logits, moved)
         res["file"] = str(path.relative_to(stage))
         report["outputs"][name] = res
         status = "ok" if res["passed"] else f"FAILED (not written): {', '.join(res['failed'])}"
-        print(f"{name:10s} max|diff| {res['max_abs_diff']:.2e}  spearman {res['spearman']:.5f} "
+        print(f"{label or name:10s} max|diff| {res['max_abs_diff']:.2e}  spearman {res['spearman']:.5f} "
               f"(per query min {res['spearman_min']:.5f})  top-10 overlap {res['top10_overlap']:.3f} "
               f"(min {res['top10_min']:.2f})  batch dependence {res['batch_dependence']:.1e}  {status}", file=sys.stderr)
         return bool(res["passed"])
@@ -375,27 +389,15 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
             onnx.save(convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True), str(path))
         variant("fp16", "onnx/model_fp16.onnx", fp16)
     if not args.no_int8:
-        def int8(path: Path) -> None:
-            if args.int8 == "dynamic":
+        if args.int8 == "dynamic":
+            def int8_dynamic(path: Path) -> None:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
                 quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8)
                 report["int8_quantization"] = {"method": "onnxruntime.quantization.quantize_dynamic, QInt8 weights"}
-                return
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from quantize import quantize_per_token, token_feeds
-
-            feeds = token_feeds(tok, calibration_set(), report["inputs"])
-            # From the plain export, not model_optimized.onnx: measured on a fine-tuned MiniLM, the
-            # fused graph's int8 ran slower (1.24x fp32 against 1.40x) and ranked no better
-            # (bench/results/int8-study.md).
-            made = quantize_per_token(fp32, path, calibration=feeds)
-            report["int8_quantization"] = {
-                "method": "per-token dynamic int8 activations (symmetric), per-channel int8 weights, SmoothQuant",
-                "matmuls": made["matmuls"],
-                "groups": [{k: g[k] for k in ("matmuls", "alpha", "asymmetric", "calibration_error")} for g in made["groups"]],
-            }
-        variant("int8", "onnx/model_quantized.onnx", int8)
+            variant("int8", "onnx/model_quantized.onnx", int8_dynamic)
+        else:
+            int8_per_token(args, fp32, stage, tok, report, check, place, refused)
 
     # A variant file this run did not write (refused, or --no-*) is an earlier conversion's: it
     # would load under precision 'int8'/'fp16' while crossrank_convert.json says otherwise.
@@ -723,6 +725,70 @@ def convert_llm(args, src: Path, out: Path, stage: Path, kind: str) -> int:
     return EXIT_OK
 
 
+def int8_keep_schedule(value: str) -> tuple[int, ...]:
+    if value == "auto":
+        return INT8_KEEP_FP32
+    if not value.isdigit():
+        raise ValueError(f"--int8-keep-fp32 must be 'auto' or a whole number, got {value!r}")
+    return (int(value),)
+
+
+def int8_per_token(args, fp32: Path, stage: Path, tok, report: dict, check, place, refused: list) -> None:
+    """onnx/model_quantized.onnx, per-token int8 (lib/python/quantize.py) with mixed precision.
+
+    The all-int8 file is tried first. If it misses its bounds, each MatMul group's sensitivity is
+    measured on the calibration pairs (only that group int8; RMS of the logit change), and the
+    2, 4, 6 most sensitive groups are kept fp32 in turn: the first file that passes is written.
+    Sensitivity is measured on calibration pairs, the pass on the parity set, so the choice of
+    groups is not fitted to the pairs that judge it. From the plain export, not
+    model_optimized.onnx: measured on a fine-tuned MiniLM, the fused graph's int8 ran slower
+    (1.24x fp32 against 1.40x) and ranked no better (bench/results/int8-study.md)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import onnx
+    from quantize import calibrate, group_sensitivity, quantize_per_token, token_feeds, weight_matmuls
+
+    rel = "onnx/model_quantized.onnx"
+    path = stage / rel
+    attempts = []
+    report["int8_quantization"] = {
+        "method": "per-token dynamic int8 activations (symmetric), per-channel int8 weights, SmoothQuant; "
+                  "mixed precision: the most sensitive MatMul groups fp32 where needed",
+        "attempts": attempts,
+    }
+    try:
+        schedule = int8_keep_schedule(args.int8_keep_fp32)
+        feeds = token_feeds(tok, calibration_set(), report["inputs"])
+        groups = weight_matmuls(onnx.load(str(fp32), load_external_data=False))
+        stats = calibrate(fp32, feeds, list(groups))
+        order = None
+        passed = False
+        for keep in schedule:
+            if keep > len(groups) // 4 and keep > 0 and args.int8_keep_fp32 == "auto":
+                break
+            if keep and order is None:
+                order = group_sensitivity(fp32, feeds, stats=stats, work_path=stage / "onnx" / "one_group.onnx")
+                report["int8_quantization"]["sensitivity"] = [{"matmuls": g["matmuls"], "rms": g["rms"]} for g in order]
+            kept = order[:keep] if keep else []
+            made = quantize_per_token(fp32, path, stats=stats, exclude=[m for g in kept for m in g["matmuls"]])
+            passed = check("int8", path, f"int8 ({keep} group{'s' if keep != 1 else ''} fp32)" if keep else "int8")
+            attempts.append({"keep_fp32": keep, "kept_matmuls": [m for g in kept for m in g["matmuls"]],
+                             "passed": passed, "figures": {k: report["outputs"]["int8"].get(k) for k in MEASURES}})
+            if passed:
+                report["int8_quantization"].update({
+                    "matmuls": made["matmuls"], "kept_fp32": attempts[-1]["kept_matmuls"],
+                    "groups": [{k: g[k] for k in ("matmuls", "alpha", "asymmetric", "calibration_error")} for g in made["groups"]],
+                })
+                break
+    except Exception as error:  # noqa: BLE001 - a variant that cannot be made is refused, fp32 stands
+        report["outputs"]["int8"] = {"passed": False, "error": f"{type(error).__name__}: {error}", "file": rel}
+        print(f"{'int8':10s} could not be made: {type(error).__name__}: {error}  FAILED (not written)", file=sys.stderr)
+        passed = False
+    if passed:
+        place(rel)
+    else:
+        refused.append("int8")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
@@ -740,8 +806,9 @@ def main(argv=None) -> int:
                 if not isinstance(value, (int, float)) or isinstance(value, bool):
                     raise ValueError(f"{name}.{key}: {value!r} is not a number")
             BOUNDS[name] = {**BOUNDS[name], **override}
+        int8_keep_schedule(args.int8_keep_fp32)
     except ValueError as error:  # json.JSONDecodeError is a ValueError
-        print(f"crossrank convert: --bounds: {error}", file=sys.stderr)
+        print(f"crossrank convert: {'--bounds: ' if 'int8-keep-fp32' not in str(error) else ''}{error}", file=sys.stderr)
         return EXIT_USAGE
     src, out = Path(args.model), Path(args.out)
     if not (src / "config.json").exists():

@@ -136,7 +136,7 @@ ALPHAS = (None, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="auto", asymmetric=False,
-                       exclude=()) -> dict:
+                       exclude=(), stats=None) -> dict:
     """Write the per-token int8 form of fp32_path to out_path; returns what was chosen per group.
 
     calibration: ONNX feeds (dicts of int64 arrays with attention_mask) of realistic pairs, needed
@@ -147,7 +147,10 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
     halve the error on one-sided inputs such as GELU's, but cost a subtraction pass and an offset
     per output: measured on a fine-tuned MiniLM, 1.22x fp32 speed against 1.40x, for no better
     worst-list Spearman (bench/results/int8-study.md).
-    exclude: MatMul node names kept fp32.
+    exclude: MatMul node names kept fp32 (mixed precision: the few groups whose int8 error moves
+    rankings, see sensitive_groups()).
+    stats: calibrate()'s result for these groups' inputs, when the caller already has it (a study
+    that makes many variants of one model calibrates once).
     """
     import onnx
     from onnx import helper, numpy_helper
@@ -160,13 +163,15 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
         raise ValueError("no MatMul with a 2-D fp32 weight initializer to quantize")
     inits = {i.name: i for i in graph.initializer}
     needs_calibration = smooth_alpha is not None or asymmetric == "auto"
-    if needs_calibration and calibration is None:
+    if needs_calibration and calibration is None and stats is None:
         raise ValueError("smoothing and the asymmetric search need calibration feeds")
-    if needs_calibration:
+    if needs_calibration and stats is None:
         calibration = list(calibration)
         if not calibration or any("attention_mask" not in feed for feed in calibration):
             raise ValueError("calibration needs at least one feed, each with attention_mask (padding is left out)")
-    stats = calibrate(fp32_path, calibration, list(groups)) if needs_calibration else {}
+    if needs_calibration and stats is None:
+        stats = calibrate(fp32_path, calibration, list(groups))
+    stats = stats or {}
 
     def const(name, array):
         graph.initializer.append(numpy_helper.from_array(np.asarray(array), name))
@@ -292,3 +297,44 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
     out_path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out_path))
     return {"matmuls": sum(len(n) for n in groups.values()), "groups": chosen, "excluded": list(exclude)}
+
+
+def logits_of(model_path, feeds) -> np.ndarray:
+    """The graph's first output over `feeds`, concatenated on the batch axis (float64)."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    inputs = {i.name for i in sess.get_inputs()}
+    return np.concatenate([sess.run(None, {k: v for k, v in f.items() if k in inputs})[0] for f in feeds]).astype(np.float64)
+
+
+def group_sensitivity(fp32_path, feeds, *, stats=None, smooth_alpha="auto", work_path=None) -> list[dict]:
+    """How much each MatMul group's int8 moves the model's output, most sensitive first.
+
+    For each group (the MatMuls that read one activation), the file where only that group is int8
+    (as quantize_per_token makes it) is run on `feeds` (calibration pairs, never the parity set that
+    judges the result) and compared with fp32: RMS of the output difference. On a fine-tuned MiniLM
+    the early layers' FFN and Q/K/V dominate (bench/results/int8-study.md, "Where the int8 error
+    comes from"). Returns [{"input", "matmuls", "rms"}], highest rms first.
+    """
+    import onnx
+
+    fp32_path = Path(fp32_path)
+    feeds = list(feeds)
+    groups = weight_matmuls(onnx.load(str(fp32_path), load_external_data=False))
+    if stats is None:
+        stats = calibrate(fp32_path, feeds, list(groups))
+    work = Path(work_path) if work_path else fp32_path.with_name(fp32_path.stem + ".one_group.onnx")
+    everything = [n.name for nodes in groups.values() for n in nodes]
+    ref = logits_of(fp32_path, feeds)
+    out = []
+    try:
+        for x, nodes in groups.items():
+            names = [n.name for n in nodes]
+            quantize_per_token(fp32_path, work, smooth_alpha=smooth_alpha, stats=stats,
+                               exclude=[n for n in everything if n not in names])
+            got = logits_of(work, feeds)
+            out.append({"input": x, "matmuls": names, "rms": float(np.sqrt(np.mean((got - ref) ** 2)))})
+    finally:
+        work.unlink(missing_ok=True)
+    return sorted(out, key=lambda g: -g["rms"])
