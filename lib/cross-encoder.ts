@@ -696,8 +696,11 @@ export class CrossEncoder {
   }
 
   #instruction(name: string, value: unknown): string | undefined {
-    const instruction = optionalString(`${name}.instruction`, value);
-    if (instruction === undefined) return this.#info.llm?.instruction ?? undefined;
+    if (value === undefined) return this.#info.llm?.instruction ?? undefined;
+    // '' is allowed and means no instruction at all, as sentence-transformers adds a prompt only
+    // when it is non-empty: the way to switch a model's default instruction off.
+    if (typeof value !== 'string') throw invalid(`${name}.instruction`, 'a string', value);
+    const instruction = value;
     if (!this.#prompt) {
       throw new CrossrankError('INVALID_ARGUMENT', `${name}.instruction applies to LLM rerankers only; this model is a ${this.#info.kind}`);
     }

@@ -250,6 +250,24 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
+def try_variant(name: str, rel: str, make, *, stage: Path, check, place, report: dict, refused: list) -> None:
+    """Makes one variant file (fp16, int8, optimized) with make(path) in the stage folder, checks it
+    against the fp32 file and places it in the output when it passes. A variant that cannot be made
+    or misses its bounds is refused (its name added to `refused`): fp32 stands either way."""
+    path = stage / rel
+    try:
+        make(path)
+        passed = check(name, path)
+    except Exception as error:  # noqa: BLE001 - a variant that cannot be made is refused, fp32 stands
+        report["outputs"][name] = {"passed": False, "error": f"{type(error).__name__}: {error}", "file": rel}
+        print(f"{name:10s} could not be made: {type(error).__name__}: {error}  FAILED (not written)", file=sys.stderr)
+        passed = False
+    if passed:
+        place(rel)
+    else:
+        refused.append(name)
+
+
 def convert(args, src: Path, out: Path, stage: Path) -> int:
     import numpy as np
     import onnx
@@ -361,18 +379,7 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
     fp32 = out / "onnx" / "model.onnx"  # the variants are made from the checked, placed file
 
     def variant(name: str, rel: str, make) -> None:
-        path = stage / rel
-        try:
-            make(path)
-            passed = check(name, path)
-        except Exception as error:  # noqa: BLE001 - a variant that cannot be made is refused, fp32 stands
-            report["outputs"][name] = {"passed": False, "error": f"{type(error).__name__}: {error}", "file": rel}
-            print(f"{name:10s} could not be made: {type(error).__name__}: {error}  FAILED (not written)", file=sys.stderr)
-            passed = False
-        if passed:
-            place(rel)
-        else:
-            refused.append(name)
+        try_variant(name, rel, make, stage=stage, check=check, place=place, report=report, refused=refused)
 
     if not args.no_optimize:
         def optimized(path: Path) -> None:
@@ -675,18 +682,7 @@ def convert_llm(args, src: Path, out: Path, stage: Path, kind: str) -> int:
     fp32 = out / "onnx" / "model.onnx"
 
     def variant(name: str, rel: str, make) -> None:
-        path = stage / rel
-        try:
-            make(path)
-            passed = check(name, path)
-        except Exception as error:  # noqa: BLE001 - a variant that cannot be made is refused, fp32 stands
-            report["outputs"][name] = {"passed": False, "error": f"{type(error).__name__}: {error}", "file": rel}
-            print(f"{name:10s} could not be made: {type(error).__name__}: {error}  FAILED (not written)", file=sys.stderr)
-            passed = False
-        if passed:
-            place(rel)
-        else:
-            refused.append(name)
+        try_variant(name, rel, make, stage=stage, check=check, place=place, report=report, refused=refused)
 
     if not args.no_fp16:
         def fp16(path: Path) -> None:
