@@ -250,6 +250,26 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
+def finish(out: Path, report: dict, refused: list) -> int:
+    """Ends a conversion (encoder or LLM): removes variant files an earlier conversion left that this
+    one did not write (they would load under precision 'int8'/'fp16' while crossrank_convert.json
+    says otherwise), writes the report, and returns the exit status."""
+    written = {o.get("file") for o in report["outputs"].values() if o.get("passed")}
+    for rel in VARIANT_FILES:
+        if rel not in written and (out / rel).exists():
+            (out / rel).unlink()
+            print(f"crossrank convert: removed {rel} left by an earlier conversion (not made by this one)",
+                  file=sys.stderr)
+    report["refused"] = refused
+    (out / "crossrank_convert.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    if refused:
+        print(f"crossrank convert: wrote {out} with onnx/model.onnx; refused (not written): {', '.join(refused)}",
+              file=sys.stderr)
+        return EXIT_VARIANT_REFUSED
+    print(f"wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def try_variant(name: str, rel: str, make, *, stage: Path, check, place, report: dict, refused: list) -> None:
     """Makes one variant file (fp16, int8, optimized) with make(path) in the stage folder, checks it
     against the fp32 file and places it in the output when it passes. A variant that cannot be made
@@ -406,22 +426,7 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
         else:
             int8_per_token(args, fp32, stage, tok, report, check, place, refused)
 
-    # A variant file this run did not write (refused, or --no-*) is an earlier conversion's: it
-    # would load under precision 'int8'/'fp16' while crossrank_convert.json says otherwise.
-    written = {o.get("file") for o in report["outputs"].values() if o.get("passed")}
-    for rel in VARIANT_FILES:
-        if rel not in written and (out / rel).exists():
-            (out / rel).unlink()
-            print(f"crossrank convert: removed {rel} left by an earlier conversion (not made by this one)",
-                  file=sys.stderr)
-    report["refused"] = refused
-    (out / "crossrank_convert.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    if refused:
-        print(f"crossrank convert: wrote {out} with onnx/model.onnx; refused (not written): {', '.join(refused)}",
-              file=sys.stderr)
-        return EXIT_VARIANT_REFUSED
-    print(f"wrote {out}", file=sys.stderr)
-    return EXIT_OK
+    return finish(out, report, refused)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -707,18 +712,7 @@ def convert_llm(args, src: Path, out: Path, stage: Path, kind: str) -> int:
             report["int8_quantization"] = {"method": "weight-only int8 MatMulNBits (bits 8, block 32, symmetric)"}
         variant("int8", "onnx/model_quantized.onnx", int8)
 
-    written = {o.get("file") for o in report["outputs"].values() if o.get("passed")}
-    for rel in VARIANT_FILES:
-        if rel not in written and (out / rel).exists():
-            (out / rel).unlink()
-    report["refused"] = refused
-    (out / "crossrank_convert.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    if refused:
-        print(f"crossrank convert: wrote {out} with onnx/model.onnx; refused (not written): {', '.join(refused)}",
-              file=sys.stderr)
-        return EXIT_VARIANT_REFUSED
-    print(f"wrote {out}", file=sys.stderr)
-    return EXIT_OK
+    return finish(out, report, refused)
 
 
 def int8_keep_schedule(value: str) -> tuple[int, ...]:

@@ -89,6 +89,22 @@ fn into_handle<T>(
     }
 }
 
+/// The `catch_unwind` result of an entry point that returns a count: the count, or -1 with the
+/// error (or the panic's message) written to `error`. One place for every counting entry point.
+fn into_count(result: std::thread::Result<Result<i64, String>>, error: *mut *mut c_char) -> i64 {
+    match result {
+        Ok(Ok(n)) => n,
+        Ok(Err(message)) => {
+            set_error(error, &message);
+            -1
+        }
+        Err(payload) => {
+            set_error(error, &panic_message(payload));
+            -1
+        }
+    }
+}
+
 /// Bytes from C as text. The core only ever passes UTF-8 (N-API converts JS strings, with lone
 /// surrogates already replaced by U+FFFD); anything else is replaced the same way, never trusted.
 unsafe fn text_from<'a>(data: *const c_char, len: usize) -> std::borrow::Cow<'a, str> {
@@ -295,17 +311,7 @@ pub unsafe extern "C" fn crt_encode(
             .map_err(|e| format!("{e}"))?;
         write_encoding(&encoding, ids, type_ids, capacity)
     }));
-    match result {
-        Ok(Ok(n)) => n,
-        Ok(Err(message)) => {
-            set_error(error, &message);
-            -1
-        }
-        Err(payload) => {
-            set_error(error, &panic_message(payload));
-            -1
-        }
-    }
+    into_count(result, error)
 }
 
 /// Encodes one text without the post-processor's special tokens (`encode_fast(text, false)`):
@@ -335,17 +341,7 @@ pub unsafe extern "C" fn crt_encode_text(
         let encoding = tokenizer.inner.encode_fast(a, false).map_err(|e| format!("{e}"))?;
         write_encoding(&encoding, ids, type_ids, capacity)
     }));
-    match result {
-        Ok(Ok(n)) => n,
-        Ok(Err(message)) => {
-            set_error(error, &message);
-            -1
-        }
-        Err(payload) => {
-            set_error(error, &panic_message(payload));
-            -1
-        }
-    }
+    into_count(result, error)
 }
 
 /// Writes an encoding's ids and type ids into the caller's arrays of `capacity` entries.
@@ -551,17 +547,7 @@ pub unsafe extern "C" fn crt_encode_with_query(
             .map_err(|e| format!("{e}"))?;
         write_encoding(&encoding, ids, type_ids, capacity)
     }));
-    match result {
-        Ok(Ok(n)) => n,
-        Ok(Err(message)) => {
-            set_error(error, &message);
-            -1
-        }
-        Err(payload) => {
-            set_error(error, &panic_message(payload));
-            -1
-        }
-    }
+    into_count(result, error)
 }
 
 /// Byte offsets into `text` (UTF-8, as passed) of each token of `text` encoded alone: no special
@@ -632,17 +618,7 @@ pub unsafe extern "C" fn crt_token_offsets(
         }
         Ok(got.len() as i64)
     }));
-    match result {
-        Ok(Ok(n)) => n,
-        Ok(Err(message)) => {
-            set_error(error, &message);
-            -1
-        }
-        Err(payload) => {
-            set_error(error, &panic_message(payload));
-            -1
-        }
-    }
+    into_count(result, error)
 }
 
 #[cfg(test)]
