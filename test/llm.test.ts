@@ -302,11 +302,37 @@ describe('serve with an LLM reranker', () => {
         const v1 = await call('/v1/rerank', { query: r.query, documents: r.documents, rank_fields: ['text'], instruction });
         expect(v1.status).toBe(200);
         expect(Object.keys(v1.body).sort()).toEqual(['id', 'meta', 'results']);
+        // TEI /predict: the same instruction rule (request, else the serve default), raw logits per pair.
+        const predict = await call('/predict', { inputs: r.documents.map((d) => [r.query, d]), raw_scores: true, instruction });
+        expect(predict.status).toBe(200);
+        (predict.body as { score: number }[][]).forEach((answer, i) => expect(Math.abs(answer[0]!.score - raw[i]!)).toBeLessThanOrEqual(1e-6));
       }
       const info = (await server.app.inject({ method: 'GET', url: '/info' })).json();
       expect(info.crossrank.kind).toBe('causal-lm');
       expect(info.crossrank.instruction).toBe('a serve default');
       expect(info.model_type).toHaveProperty('reranker');
+    } finally {
+      await server.app.close();
+      await model.close();
+    }
+  });
+
+  it('an instruction sent to a cross-encoder is a 422 naming the request field, on /predict and /rerank', async () => {
+    const { createServer } = await import('../lib/serve/index.js');
+    const model = await CrossEncoder.load(modelDir('bert-tiny'));
+    const server = await createServer({ models: [{ name: 'bert', model }], fastify: { logger: false } });
+    try {
+      for (const [url, body] of [
+        ['/predict', { inputs: [['q', 'd']], instruction: 'x' }],
+        ['/rerank', { query: 'q', texts: ['d'], instruction: 'x' }],
+        ['/v2/rerank', { query: 'q', documents: ['d'], instruction: 'x' }],
+      ] as const) {
+        const res = await server.app.inject({ method: 'POST', url, payload: body });
+        expect(res.statusCode, url).toBe(422);
+        expect(res.json().error, url).toMatch(/^instruction: model "bert" is a cross-encoder/);
+      }
+      // null is "not given": accepted, as every other optional field
+      expect((await server.app.inject({ method: 'POST', url: '/predict', payload: { inputs: [['q', 'd']], instruction: null } })).statusCode).toBe(200);
     } finally {
       await server.app.close();
       await model.close();

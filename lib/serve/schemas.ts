@@ -62,6 +62,8 @@ export interface PredictRequest {
   truncation_direction?: string;
   raw_scores?: boolean;
   model?: string;
+  /** crossrank: an LLM reranker's instruction for this request. */
+  instruction?: string | null;
 }
 
 /** TEI's PredictInput: a string, a pair [a, b], or a batch of [a] / [a, b]. */
@@ -80,6 +82,7 @@ export const predictBody = {
     truncation_direction: truncationDirection,
     raw_scores: orNull({ type: 'boolean' }),
     model: orNull({ type: 'string' }),
+    instruction: orNull({ type: 'string' }),
   },
 } as const;
 

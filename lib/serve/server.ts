@@ -296,13 +296,27 @@ export const crossrankPlugin: FastifyPluginAsync<
       }
     }
 
+    /**
+     * The instruction an LLM reranker scores a request with: the request's, else the serve default
+     * (--instruction), else the model's own (undefined). A request that gives one to a cross-encoder
+     * gets a 422 naming the request field, not the library option.
+     */
+    function instructionFor(r: Resolved, requested: string | null | undefined): string | undefined {
+      if (r.info.kind === 'cross-encoder') {
+        if (requested !== undefined && requested !== null) {
+          throw new HttpError(422, 'Validation', `instruction: model ${JSON.stringify(r.entry.name)} is a cross-encoder; only LLM rerankers take an instruction`, 'validation');
+        }
+        return undefined;
+      }
+      return requested ?? options.instruction;
+    }
+
     /** Scores `docs` against `query` (in chunks of maxClientBatchSize with autoSplit): one score per doc, in input order. */
     async function scoreDocs(r: Resolved, query: string, docs: string[], activation: 'identity' | undefined, signal: AbortSignal, maxChunks: number, requested?: string | null): Promise<Float32Array> {
       if (r.info.numLabels !== 1) {
         throw new HttpError(424, 'Backend', `model is not a re-ranker model: it has ${r.info.numLabels} labels (use /predict)`, 'model_type');
       }
-      // LLM rerankers: the request's instruction, else the serve default, else the model's own.
-      const instruction = requested ?? (r.info.kind !== 'cross-encoder' ? options.instruction : undefined);
+      const instruction = instructionFor(r, requested);
       const scores = new Float32Array(docs.length);
       const chunk = options.autoSplit ? maxClientBatchSize : docs.length;
       const calls: Promise<void>[] = [];
@@ -427,6 +441,7 @@ export const crossrankPlugin: FastifyPluginAsync<
         throw new HttpError(422, 'Validation', `inputs${single ? '' : `[${i}]`}: a cross-encoder scores pairs [string, string]; a single text cannot be scored`, 'validation');
       });
       const r = resolve(body.model);
+      const instruction = instructionFor(r, body.instruction);
       const chunk = options.autoSplit ? maxClientBatchSize : pairs.length;
       const run = await admitted(request, reply, pairs.length, async (signal) => {
         const out = new Float32Array(pairs.length * r.info.numLabels);
@@ -434,7 +449,12 @@ export const crossrankPlugin: FastifyPluginAsync<
         for (let from = 0; from < pairs.length; from += chunk) {
           calls.push(
             r.entry.model
-              .predict(pairs.slice(from, from + chunk), { signal, activation: 'identity', ...(options.maxBatchTokens ? { maxBatchTokens: options.maxBatchTokens } : {}) })
+              .predict(pairs.slice(from, from + chunk), {
+                signal,
+                activation: 'identity',
+                ...(options.maxBatchTokens ? { maxBatchTokens: options.maxBatchTokens } : {}),
+                ...(instruction !== undefined ? { instruction } : {}),
+              })
               .then((logits) => out.set(logits, from * r.info.numLabels)),
           );
         }
