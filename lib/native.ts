@@ -33,9 +33,23 @@ const PLATFORM_PACKAGES: Record<string, { cpu: string; cuda?: string; cudaProvid
 let binding: NativeBinding | undefined;
 let source: AddonSource | undefined;
 
-/** Folder of the package: lib/ (sources, under vitest) and dist/ (built) both sit one level down. */
+let root: string | undefined;
+/**
+ * Folder of the package: the nearest folder above this module whose package.json is crossrank's.
+ * Modules sit at different depths (lib/ and lib/serve/ under vitest, dist/ and dist/serve/ built,
+ * where the `crossrank/serve` entry got dist/ and so no version), so the depth is not assumed.
+ */
 export function packageRoot(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  if (root !== undefined) return root;
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'crossrank') return (root = dir);
+    } catch {
+      // no package.json here (or not JSON): keep climbing
+    }
+    if (dirname(dir) === dir) return (root = resolve(here, '..'));
+  }
 }
 
 /** crossrank's own version (its package.json): a platform package must have exactly this one; `crossrank --version` prints it. */

@@ -38,6 +38,20 @@ describe('package entry points (built by `npm ci` through the prepare script)', 
     await model.close();
   });
 
+  it("the built crossrank/serve entry (dist/serve/) reports the package's version in /info", async () => {
+    const serve = await import(join(dist, 'serve', 'index.js'));
+    const esm = await import(join(dist, 'index.js'));
+    const model = await esm.CrossEncoder.load(modelDir('bert-tiny'));
+    const server = await serve.createServer({ models: [{ name: 'b', model }], fastify: { logger: false } });
+    try {
+      const info = (await server.app.inject({ method: 'GET', url: '/info' })).json();
+      expect(info.version).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+    } finally {
+      await server.app.close();
+      await model.close();
+    }
+  });
+
   it('the CLI reranks and reports coded errors with a non-zero exit', () => {
     const ok = spawnSync(process.execPath, [join(dist, 'cli.js'), 'rerank', '--model', modelDir('bert-tiny'), '--query', 'q', 'doc one', 'doc two'], {
       encoding: 'utf8',
