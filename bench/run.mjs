@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 
 import { makePairs, makeRerankSets, vocabularyWords } from './lib/pairs.mjs';
 import { qualityAgainstTorch } from './lib/rank_quality.mjs';
-import { writeReport } from './lib/report.mjs';
+import { lastLine, writeReport } from './lib/report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -43,7 +43,11 @@ const ALL_SYSTEMS = [
   'transformers.js-int8',
   'sentence-transformers',
 ];
-const OPENVINO_SYSTEMS = ['st-openvino', 'st-openvino-int8'];
+const OPENVINO_SYSTEMS = ['st-openvino', 'st-openvino-f32', 'st-openvino-int8'];
+// ONNX Runtime's OpenVINO execution provider (the onnxruntime-openvino wheel) on crossrank's own
+// files: whether that EP would be the faster CPU path for crossrank (issue 25). Its wheel replaces
+// the `onnxruntime` module, so it has a venv of its own (--ortov-python).
+const ORT_OPENVINO_SYSTEMS = ['ort-openvino-ep', 'ort-openvino-ep-int8'];
 const PEER_SCRIPT = {
   crossrank: ['node', join(here, 'peers', 'crossrank_peer.mjs')],
   'crossrank-int8': ['node', join(here, 'peers', 'crossrank_peer.mjs')],
@@ -55,6 +59,9 @@ const PEER_SCRIPT = {
   'sentence-transformers': ['python', join(here, 'peers', 'python_peers.py')],
   'st-openvino': ['peers-python', join(here, 'peers', 'python_peers.py')],
   'st-openvino-int8': ['peers-python', join(here, 'peers', 'python_peers.py')],
+  'st-openvino-f32': ['peers-python', join(here, 'peers', 'python_peers.py')],
+  'ort-openvino-ep': ['ortov-python', join(here, 'peers', 'python_peers.py')],
+  'ort-openvino-ep-int8': ['ortov-python', join(here, 'peers', 'python_peers.py')],
   'hf-tokenizers': ['python', join(here, 'peers', 'python_peers.py')],
 };
 
@@ -67,6 +74,7 @@ const { values: opt } = parseArgs({
     threads: { type: 'string' },
     python: { type: 'string' },
     'peers-python': { type: 'string' },
+    'ortov-python': { type: 'string' },
     pairs: { type: 'string' },
     out: { type: 'string' },
     'report-only': { type: 'string' },
@@ -86,10 +94,14 @@ const threads = Number(opt.threads ?? cpus().length);
 const python = opt.python ?? (existsSync(join(root, '.venv/bin/python')) ? join(root, '.venv/bin/python') : 'python3');
 const peersPython = opt['peers-python'] ?? process.env.CROSSRANK_PEERS_PYTHON;
 const smoke = opt.smoke;
-const defaultSystems = peersPython ? [...ALL_SYSTEMS, ...OPENVINO_SYSTEMS] : ALL_SYSTEMS;
+const ortovPython = opt['ortov-python'] ?? process.env.CROSSRANK_ORTOV_PYTHON;
+const defaultSystems = [...ALL_SYSTEMS, ...(peersPython ? OPENVINO_SYSTEMS : []), ...(ortovPython ? ORT_OPENVINO_SYSTEMS : [])];
 const systems = (opt.systems ?? (smoke ? 'crossrank,transformers.js' : defaultSystems.join(','))).split(',');
 if (!peersPython && systems.some((s) => OPENVINO_SYSTEMS.includes(s))) {
   throw new Error(`${OPENVINO_SYSTEMS.join(', ')} need --peers-python (a venv with bench/requirements-peers.txt)`);
+}
+if (!ortovPython && systems.some((s) => ORT_OPENVINO_SYSTEMS.includes(s))) {
+  throw new Error(`${ORT_OPENVINO_SYSTEMS.join(', ')} need --ortov-python (a venv with bench/requirements-ortov.txt)`);
 }
 for (const s of systems) if (!PEER_SCRIPT[s]) throw new Error(`unknown system ${s}; known: ${Object.keys(PEER_SCRIPT).join(', ')}`);
 const cache = join(here, '.cache');
@@ -189,12 +201,18 @@ function workloadsFor(isFull, data, system) {
   return list;
 }
 
+/** A failed peer's message: the command line, then the end of its stderr, where Python's exception is. */
+function errorText(error) {
+  const text = String(error.message ?? error);
+  return text.length <= 2000 ? text : `${text.split('\n')[0]}\n...\n${text.slice(-1800)}`;
+}
+
 async function runPeer(system, job) {
   const [kind, script] = PEER_SCRIPT[system];
   const jobPath = join(workDir, `job-${system}-${Date.now()}.json`);
   const int8 = system.endsWith('-int8');
   writeFileSync(jobPath, JSON.stringify({ ...job, system: int8 ? system.slice(0, -'-int8'.length) : system, int8 }));
-  const interpreter = kind === 'node' ? process.execPath : kind === 'peers-python' ? peersPython : python;
+  const interpreter = kind === 'node' ? process.execPath : kind === 'peers-python' ? peersPython : kind === 'ortov-python' ? ortovPython : python;
   const out = await run(interpreter, [script, jobPath]);
   return JSON.parse(out);
 }
@@ -267,7 +285,7 @@ async function main() {
           runs.push({ model: name, system, workload: r.name, kind: w.kind, batch_size: w.batch_size, ...r });
         }
       } catch (error) {
-        errors.push({ model: name, system, error: String(error.message ?? error).slice(0, 2000) });
+        errors.push({ model: name, system, error: errorText(error) });
       }
       progress(++done, total, `${name}: ${system}`);
     }
@@ -286,7 +304,7 @@ async function main() {
       Object.assign(versions, res.versions);
       for (const r of res.results) runs.push({ model: 'tokenizer', system, workload: 'tokenize', kind: 'tokenize', ...r });
     } catch (error) {
-      errors.push({ model: 'tokenizer', system, error: String(error.message ?? error).slice(0, 2000) });
+      errors.push({ model: 'tokenizer', system, error: errorText(error) });
     }
     progress(++done, total, `tokenizer: ${system}`);
   }
@@ -314,7 +332,7 @@ async function main() {
   const files = writeReport(result, { outDir, markdown: smoke ? join(outDir, 'RESULTS.md') : join(here, 'RESULTS.md') });
   process.stderr.write(`wrote ${files.join(', ')}\n`);
   if (errors.length > 0) {
-    process.stderr.write(`${errors.length} peer run(s) failed:\n${errors.map((e) => `  ${e.model}/${e.system}: ${e.error.split('\n')[0]}`).join('\n')}\n`);
+    process.stderr.write(`${errors.length} peer run(s) failed:\n${errors.map((e) => `  ${e.model}/${e.system}: ${lastLine(e.error)}`).join('\n')}\n`);
   }
   console.log(JSON.stringify({ out: outDir, files, errors: errors.length }));
 }

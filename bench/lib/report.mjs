@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-const SYSTEM_ORDER = ['crossrank', 'crossrank-int8', 'onnxruntime-python', 'transformers.js', 'sentence-transformers', 'st-openvino', 'st-openvino-int8'];
+const SYSTEM_ORDER = ['crossrank', 'crossrank-int8', 'onnxruntime-python', 'transformers.js', 'sentence-transformers', 'st-openvino', 'st-openvino-f32', 'st-openvino-int8', 'ort-openvino-ep'];
 // onnxruntime-python-int8 and transformers.js-int8 (the same onnx/model_quantized.onnx as
 // crossrank-int8) are not in SYSTEM_ORDER: they have their own section, int8Section.
 // The int8 variant crossrank convert makes, as named in bench/results/int8-study.json.
@@ -15,14 +15,19 @@ const COLORS = {
   'sentence-transformers': '#7048e8',
   'st-openvino': '#0b7285',
   'st-openvino-int8': '#66d9e8',
+  'st-openvino-f32': '#3bc9db',
+  'ort-openvino-ep': '#495057',
 };
 // The rows of the sentence-transformers CPU backends section, in order.
-const BACKEND_ROWS = ['crossrank', 'crossrank-int8', 'sentence-transformers', 'st-openvino', 'st-openvino-int8', 'onnxruntime-python', 'onnxruntime-python-int8'];
+const BACKEND_ROWS = ['crossrank', 'crossrank-int8', 'sentence-transformers', 'st-openvino', 'st-openvino-f32', 'st-openvino-int8', 'onnxruntime-python', 'onnxruntime-python-int8', 'ort-openvino-ep', 'ort-openvino-ep-int8'];
 const BACKEND_LABEL = {
   crossrank: 'crossrank fp32',
   'crossrank-int8': 'crossrank int8 (convert\'s file)',
   'sentence-transformers': 'sentence-transformers torch fp32',
   'st-openvino': 'sentence-transformers backend="openvino"',
+  'st-openvino-f32': 'sentence-transformers backend="openvino", f32 hint',
+  'ort-openvino-ep': 'ONNX Runtime OpenVINO EP, crossrank\'s fp32 file',
+  'ort-openvino-ep-int8': 'ONNX Runtime OpenVINO EP, crossrank\'s int8 file',
   'st-openvino-int8': 'sentence-transformers OpenVINO static int8 (nncf)',
   'onnxruntime-python': 'ONNX Runtime Python fp32',
   'onnxruntime-python-int8': 'ONNX Runtime Python, crossrank\'s int8 file',
@@ -30,7 +35,8 @@ const BACKEND_LABEL = {
 
 /** Speed beside quality for crossrank and sentence-transformers' CPU backends (issue 25). */
 function backendsSection(result) {
-  if (!result.runs.some((r) => r.system.startsWith('st-openvino'))) return '';
+  const openvino = (r) => r.system.startsWith('st-openvino') || r.system.startsWith('ort-openvino');
+  if (!result.runs.some(openvino)) return '';
   const quality = result.quality ?? [];
   const v = result.meta.versions;
   let md = `## sentence-transformers' CPU backends
@@ -43,7 +49,7 @@ function backendsSection(result) {
   md += `| model | workload | system | docs or pairs/s | x crossrank fp32 | x torch fp32 | Spearman min | top-10 min | max abs diff |
 | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 `;
-  const models = [...new Set(result.runs.filter((r) => r.system.startsWith('st-openvino')).map((r) => r.model))];
+  const models = [...new Set(result.runs.filter(openvino).map((r) => r.model))];
   for (const model of models) {
     for (const workload of ['rerank', 'throughput']) {
       const get = (s) => result.runs.find((r) => r.model === model && r.workload === workload && r.system === s)?.per_second;
@@ -61,6 +67,13 @@ function backendsSection(result) {
   }
   return `${md}
 `;
+}
+
+/** The last non-empty line of a failed peer's message (Python's exception), at most 400 characters. */
+export function lastLine(text) {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  const line = lines.at(-1) ?? '';
+  return line.length > 400 ? `${line.slice(0, 400)}...` : line;
 }
 
 export function median(values) {
@@ -263,7 +276,7 @@ export function writeReport(result, { outDir, markdown }) {
     md += `| ${r.workload} | ${r.model} | ${r.event_loop_p99_ms.toFixed(2)} | ${r.event_loop_max_ms.toFixed(2)} |\n`;
   }
   if (result.errors.length) {
-    md += `\n## Failed peer runs\n\n${result.errors.map((e) => `- ${e.model} / ${e.system}: ${e.error.split('\n')[0]}`).join('\n')}\n`;
+    md += `\n## Failed peer runs\n\n${result.errors.map((e) => `- ${e.model} / ${e.system}: ${lastLine(e.error)}`).join('\n')}\n`;
   }
   md += `\nRaw data: [results/${base}.json](results/${base}.json).\n`;
   // The precision study (bench/quality.py) lives beside the speed results.

@@ -137,6 +137,9 @@ def openvino_runner(job):
     torch.set_num_threads(job["threads"])
     model_dir = job["model_dir"]
     kwargs = {"ov_config": {"INFERENCE_NUM_THREADS": job["threads"], "PERFORMANCE_HINT": "LATENCY"}}
+    if job["system"] == "st-openvino-f32":
+        # the same backend told to keep fp32: how much of its speed is bf16's
+        kwargs["ov_config"]["INFERENCE_PRECISION_HINT"] = "f32"
     if job.get("int8"):
         xml = Path(model_dir) / "openvino" / f"openvino_model_{OV_INT8_SUFFIX}.xml"
         if not xml.exists():
@@ -162,11 +165,14 @@ def openvino_runner(job):
 
 
 def onnxruntime_runner(job):
-    """What a Python user picks for speed: HF tokenizers + ONNX Runtime on the same ONNX file."""
+    """What a Python user picks for speed: HF tokenizers + ONNX Runtime on the same ONNX file.
+    As "ort-openvino-ep": the same, through ONNX Runtime's OpenVINO execution provider (the
+    onnxruntime-openvino wheel) on the CPU at its default precision, with its own thread count."""
     import numpy as np
     import onnxruntime as ort
     import tokenizers
     from tokenizers import Tokenizer
+    from importlib.metadata import version
 
     tok = Tokenizer.from_file(os.path.join(job["model_dir"], "tokenizer.json"))
     tok.enable_truncation(512)
@@ -174,7 +180,15 @@ def onnxruntime_runner(job):
     so = ort.SessionOptions()
     so.intra_op_num_threads = job["threads"]
     so.inter_op_num_threads = 1
-    sess = ort.InferenceSession(job["onnx"], so, providers=["CPUExecutionProvider"])
+    versions = {"onnxruntime": ort.__version__, "tokenizers": tokenizers.__version__}
+    if job["system"] == "ort-openvino-ep":
+        providers = [("OpenVINOExecutionProvider", {"device_type": "CPU", "num_of_threads": str(job["threads"])})]
+        versions = {"onnxruntime-openvino": version("onnxruntime-openvino"), "tokenizers (ortov venv)": tokenizers.__version__}
+    else:
+        providers = ["CPUExecutionProvider"]
+    sess = ort.InferenceSession(job["onnx"], so, providers=providers)
+    if job["system"] == "ort-openvino-ep" and sess.get_providers()[0] != "OpenVINOExecutionProvider":
+        raise RuntimeError(f"the OpenVINO EP was not used: {sess.get_providers()}")
     names = {i.name for i in sess.get_inputs()}
 
     def score(pairs, bs):
@@ -197,7 +211,7 @@ def onnxruntime_runner(job):
         return lambda: score(pairs, bs)
 
     make.scores = lambda data: rerank_scores(lambda q, docs: score([(q, d) for d in docs], 32), data)
-    return make, {"onnxruntime": ort.__version__, "tokenizers": tokenizers.__version__}
+    return make, versions
 
 
 def hf_tokenizers_runner(job):
@@ -217,6 +231,8 @@ def hf_tokenizers_runner(job):
 RUNNERS = {
     "sentence-transformers": sentence_transformers_runner,
     "st-openvino": openvino_runner,
+    "st-openvino-f32": openvino_runner,
+    "ort-openvino-ep": onnxruntime_runner,
     "onnxruntime-python": onnxruntime_runner,
     "hf-tokenizers": hf_tokenizers_runner,
 }
