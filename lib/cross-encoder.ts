@@ -170,12 +170,15 @@ export interface RerankResult {
  *   logits [batch, sequence, vocab]), as `onnx-community/Qwen3-Reranker-0.6B-ONNX` ships. The graph
  *   computes every vocabulary logit at every position; crossrank reads two per pair. Slower, and
  *   its batches are bounded to 512 MiB of logits.
+ * - 'sequence-classification': a decoder seq-cls model exported as is (input_ids, attention_mask and
+ *   optionally position_ids -> logits [batch, 1]), transformers' own pooling inside: the last token
+ *   that is not config.json's pad_token_id, which must then be the id crossrank pads with.
  */
-export type LlmGraph = 'score' | 'causal-lm-with-past';
+export type LlmGraph = 'score' | 'causal-lm-with-past' | 'sequence-classification';
 
 /** How an LLM reranker is read (ModelInfo.llm), as sentence-transformers 6.2 reads it. */
 export interface LlmInfo {
-  /** Which kind of ONNX graph runs it (see LlmGraph): 'score' (crossrank convert's, fast) or 'causal-lm-with-past'. */
+  /** Which kind of ONNX graph runs it (see LlmGraph): 'score' (crossrank convert's, fast), 'causal-lm-with-past' or 'sequence-classification'. */
   graph: LlmGraph;
   /** Where the chat template came from. */
   templateSource: 'chat_template.jinja' | 'tokenizer_config.json';
@@ -410,6 +413,7 @@ export class CrossEncoder {
         deviceId,
         cudaProviderPath: device === 'cpu' ? '' : cudaProviderPath(),
         chat: decoder,
+        ...(llm?.graph === 'sequence-classification' && { graph: 'decoder-classifier' as const }),
         ...(llm?.graph === 'causal-lm-with-past' && {
           graph: 'causal-lm-with-past' as const,
           scoreTrueId: llm.trueTokenId!,
@@ -470,6 +474,16 @@ export class CrossEncoder {
       if (n.numLabels !== 1) {
         await nativeModel.close();
         throw new CrossrankError('UNSUPPORTED_MODEL', `an LLM reranker's graph must output one score per pair; this one outputs ${n.numLabels}`);
+      }
+      if (llm.graph === 'sequence-classification' && folder.configPadId !== n.padId) {
+        // transformers' pooling inside the graph takes the last token that is not config.json's
+        // pad_token_id; crossrank's padding must be that token, or it pools a padding position.
+        await nativeModel.close();
+        throw new CrossrankError(
+          'UNSUPPORTED_MODEL',
+          `${folder.modelPath} is a seq-cls graph that pools the last token other than config.json's pad_token_id ` +
+            `(${folder.configPadId ?? 'none'}), but the tokenizer pads with ${n.padId}: convert the folder with \`crossrank convert\``,
+        );
       }
       try {
         llm.suffixIds = [...(await model.#suffix(nativeModel, llm.instruction ?? undefined))];
@@ -780,8 +794,9 @@ export class CrossEncoder {
  * sentence-transformers 6.2 scores with. A causal-LM folder's file without that metadata is taken
  * for a causal-LM graph with past_key_values inputs (graph 'causal-lm-with-past'): the native
  * session checks its inputs and output at load and refuses (UNSUPPORTED_MODEL) anything else.
- * Other graphs (a seq-cls decoder exported without crossrank's metadata) are UNSUPPORTED_MODEL:
- * `crossrank convert` makes the right one.
+ * A seq-cls folder's file without it is taken for the model's own seq-cls graph (graph
+ * 'sequence-classification'), whose pooling finds the last token by config.json's pad_token_id:
+ * CrossEncoder.load then checks crossrank pads with that id.
  */
 async function checkScoreGraph(kind: ModelKind, dir: string, modelPath: string, hasModulesJson: boolean, tokenizerPath: string): Promise<LlmInfo> {
   let meta: Map<string, string>;
@@ -792,18 +807,16 @@ async function checkScoreGraph(kind: ModelKind, dir: string, modelPath: string, 
   }
   const graphKind = meta.get('crossrank.kind');
   const pastGraph = graphKind === undefined && kind === 'causal-lm';
-  if (graphKind !== kind && !pastGraph) {
+  const exportedSeqCls = graphKind === undefined && kind === 'sequence-classification';
+  if (graphKind !== kind && !pastGraph && !exportedSeqCls) {
     throw new CrossrankError(
       'UNSUPPORTED_MODEL',
       `${modelPath} is not a crossrank score graph for a ${kind} reranker (metadata crossrank.kind: ${JSON.stringify(graphKind ?? null)}); ` +
-        'export one with `crossrank convert --model HF_DIR --out DIR`' +
-        (kind === 'sequence-classification'
-          ? ' (a seq-cls decoder exported by optimum or transformers.js is not run: its pooling finds the last token by the pad id, which crossrank does not check)'
-          : ''),
+        'export one with `crossrank convert --model HF_DIR --out DIR`',
     );
   }
   const info: LlmInfo = {
-    graph: pastGraph ? 'causal-lm-with-past' : 'score',
+    graph: pastGraph ? 'causal-lm-with-past' : exportedSeqCls ? 'sequence-classification' : 'score',
     templateSource: 'chat_template.jinja',
     messageFormat: 'flat',
     trueTokenId: null,

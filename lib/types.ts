@@ -49,9 +49,11 @@ export interface NativeLoadOptions {
   /**
    * LLM rerankers: 'causal-lm-with-past' accepts (and then requires) a causal-LM graph with
    * past_key_values inputs and [batch, sequence, vocab] logits, scored as scoreTrueId's logit minus
-   * scoreFalseId's (scoreTrueOnly: the true one alone) at each row's last real position; default 'classifier'.
+   * scoreFalseId's (scoreTrueOnly: the true one alone) at each row's last real position;
+   * 'decoder-classifier': a [batch, labels] graph that may take position_ids (a decoder's seq-cls
+   * export); default 'classifier'.
    */
-  graph?: 'classifier' | 'causal-lm-with-past';
+  graph?: 'classifier' | 'causal-lm-with-past' | 'decoder-classifier';
   scoreTrueId?: number;
   scoreFalseId?: number;
   scoreTrueOnly?: boolean;

@@ -339,11 +339,57 @@ describe('causal-LM graphs with past inputs that crossrank refuses', () => {
     cpSync(llmDir(PAST), seqcls, { recursive: true });
     const config = JSON.parse(readFileSync(join(seqcls, 'config.json'), 'utf8'));
     writeFileSync(join(seqcls, 'config.json'), JSON.stringify({ ...config, architectures: ['Qwen3ForSequenceClassification'], num_labels: 1 }));
-    await expect(CrossEncoder.load(seqcls)).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', message: expect.stringMatching(/crossrank convert/) });
+    await expect(CrossEncoder.load(seqcls)).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', message: expect.stringMatching(/past_key_values/) });
     const encoder = mkdtempSync(join(tmpdir(), 'crossrank-past-encoder-'));
     cpSync(modelDir('bert-tiny'), encoder, { recursive: true });
     cpSync(join(llmDir(PAST), 'onnx', 'model.onnx'), join(encoder, 'model.onnx'));
     await expect(CrossEncoder.load(encoder)).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', message: expect.stringMatching(/past_key_values/) });
+  });
+});
+
+// A decoder seq-cls model exported as is (optimum style): qwen3-seqcls-tiny's weights, logits
+// [batch, 1] from transformers' own pooling (the last token that is not config.json's pad id).
+const SEQCLS_EXPORT = 'qwen3-seqcls-export-tiny';
+
+describe(`${SEQCLS_EXPORT}: a seq-cls decoder graph exported as is equals sentence-transformers 6.2`, () => {
+  const g = llmGolden(SEQCLS_EXPORT);
+
+  it("info: graph 'sequence-classification', position_ids fed", async () => {
+    const model = await CrossEncoder.load(llmDir(SEQCLS_EXPORT));
+    expect(model.info.kind).toBe('sequence-classification');
+    expect(model.info.llm?.graph).toBe('sequence-classification');
+    expect(model.info.inputs).toEqual(['input_ids', 'attention_mask', 'position_ids']);
+    await model.close();
+  });
+
+  it.each([0, 1])('predict: scores and logits within 1e-4 (case %i: without / with an instruction), truncated pairs included', async (c) => {
+    const model = await CrossEncoder.load(llmDir(SEQCLS_EXPORT));
+    const golden = g.cases[c]!;
+    const options = golden.instruction === null ? {} : { instruction: golden.instruction };
+    expect(maxAbsDiff(await model.predict(g.pairs, options), golden.scores)).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDiff(await model.predict(g.pairs, { ...options, activation: 'identity' }), golden.logits)).toBeLessThanOrEqual(1e-4);
+    expect(model.stats().paddedTokens).toBeGreaterThan(model.stats().tokens);
+    await model.close();
+  });
+
+  it('rerank equals CrossEncoder.rank', async () => {
+    const model = await CrossEncoder.load(llmDir(SEQCLS_EXPORT));
+    for (const r of g.rank) {
+      const got = await model.rerank(r.query, r.documents, r.instruction === null ? {} : { instruction: r.instruction });
+      expect(got.map((x) => x.index)).toEqual(r.results.map((x) => x.index));
+      expect(maxAbsDiff(got.map((x) => x.score), r.results.map((x) => x.score))).toBeLessThanOrEqual(1e-4);
+    }
+    await model.close();
+  });
+
+  it("a pad_token_id other than the tokenizer's padding is UNSUPPORTED_MODEL (the graph would pool a padding position)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crossrank-seqcls-pad-'));
+    cpSync(llmDir(SEQCLS_EXPORT), dir, { recursive: true });
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, pad_token_id: 2 }));
+    const tokenizerConfig = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'));
+    expect(tokenizerConfig.pad_token).toBe('<|endoftext|>'); // id 0: crossrank pads with it
+    await expect(CrossEncoder.load(dir)).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', message: expect.stringMatching(/pad_token_id/) });
   });
 });
 

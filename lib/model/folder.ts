@@ -29,6 +29,8 @@ export interface ModelFolder {
   truncateLeft: boolean;
   padToken: string | undefined;
   padId: number;
+  /** config.json `pad_token_id` as written (undefined when absent): what transformers' seq-cls pooling compares ids against. */
+  configPadId: number | undefined;
   vocabSize: number | undefined;
   /**
    * config.json's key/value heads (`num_key_value_heads`, else `num_attention_heads`) and head size
@@ -193,6 +195,7 @@ export async function readModelFolder(
     truncateLeft: tokenizerConfig.truncation_side === 'left',
     padToken: tokenName(tokenizerConfig.pad_token),
     padId: typeof config.pad_token_id === 'number' && config.pad_token_id >= 0 ? config.pad_token_id : 0,
+    configPadId: typeof config.pad_token_id === 'number' && Number.isInteger(config.pad_token_id) ? config.pad_token_id : undefined,
     vocabSize: positiveInt(config.vocab_size),
     kvHeads: positiveInt(config.num_key_value_heads) ?? positiveInt(config.num_attention_heads),
     headDim: positiveInt(config.head_dim) ?? headSize(config),

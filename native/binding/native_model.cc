@@ -348,7 +348,10 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     config.session.log_severity = static_cast<int>(int_property(o, "logSeverity", 4, table));
     config.chat = bool_property(o, "chat", false);
     // LLM rerankers whose file is a causal LM with past_key_values inputs (graph 'causal-lm-with-past').
-    config.session.causal_lm_with_past = string_property(o, "graph", "classifier") == "causal-lm-with-past";
+    // 'decoder-classifier': a decoder's seq-cls graph, which may take position_ids.
+    const std::string graph = string_property(o, "graph", "classifier");
+    config.session.causal_lm_with_past = graph == "causal-lm-with-past";
+    config.session.decoder_positions = graph == "decoder-classifier";
     config.session.score_true_id = static_cast<int64_t>(int_property(o, "scoreTrueId", -1, table));
     config.session.score_false_id =
         bool_property(o, "scoreTrueOnly", false) ? -1 : static_cast<int64_t>(int_property(o, "scoreFalseId", -1, table));

@@ -136,6 +136,7 @@ struct InferenceSession::Impl {
   ONNXTensorElementDataType output_type = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   GraphKind kind = GraphKind::Classifier;
   int64_t true_id = -1, false_id = -1;  // causal-LM graphs: the columns read
+  bool has_positions = false;            // a position_ids input is fed
   Ort::MemoryInfo cpu = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   // The GPU provider's pinned host memory and its shared allocator (owned by the environment);
   // null on the CPU, or when the provider offers none.
@@ -231,7 +232,7 @@ InferenceSession::InferenceSession(const std::string& model_path, const SessionO
       have_mask = true;
     } else if (name == "token_type_ids" && !past_graph) {
       slot.kind = InputKind::TokenTypeIds;
-    } else if (name == "position_ids" && past_graph) {
+    } else if (name == "position_ids" && (past_graph || options.decoder_positions)) {
       slot.kind = InputKind::PositionIds;
       have_positions = true;
     } else if (past_graph && is_past_name(name)) {
@@ -265,6 +266,7 @@ InferenceSession::InferenceSession(const std::string& model_path, const SessionO
   }
   if (!have_ids) throw Error(ErrorCode::InvalidModel, "model has no 'input_ids' input");
   if (!have_mask) throw Error(ErrorCode::InvalidModel, "model has no 'attention_mask' input");
+  impl_->has_positions = have_positions;
   if (past_graph && !have_positions) {
     // Without it the graph numbers positions its own way (often 0.. over the padded row), which
     // crossrank cannot check against transformers'.
@@ -388,7 +390,7 @@ void InferenceSession::Impl::run_bound(const PackedBatch& batch, float* logits, 
   binding.ClearBoundOutputs();
   const OrtMemoryInfo* where = pinned ? pinned_info : static_cast<const OrtMemoryInfo*>(cpu);
   const bool causal = kind == GraphKind::CausalLmWithPast;
-  if (causal) position_ids_of(batch, context.position_ids);
+  if (has_positions) position_ids_of(batch, context.position_ids);
   std::vector<Ort::Value> values;  // kept until the run is over
   values.reserve(inputs.size());
   static int64_t empty_past = 0;  // a non-null address for the zero-byte past tensors

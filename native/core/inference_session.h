@@ -42,6 +42,10 @@ struct SessionOptions {
   // A graph with past_key_values inputs is accepted only when this is set (the folder is a causal-LM
   // reranker); a graph without them is then refused (UNSUPPORTED_MODEL).
   bool causal_lm_with_past = false;
+  // A classifier graph may take position_ids (a decoder's seq-cls head exported with them), fed as
+  // transformers computes them (cumsum of the mask - 1). Encoders' position ids follow other rules
+  // (RoBERTa counts from the pad id), so only decoder rerankers set this.
+  bool decoder_positions = false;
   // Causal-LM graphs: the vocabulary columns read at each row's last real position. The score is
   // logit[score_true_id] - logit[score_false_id], or logit[score_true_id] alone when the false id is < 0.
   int64_t score_true_id = -1;
