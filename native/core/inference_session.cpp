@@ -126,7 +126,7 @@ class InferenceSession::RunContext {
   RunContext(Ort::Session& session, size_t inputs) : binding(session), staging(inputs) {}
   Ort::IoBinding binding;
   std::vector<StagingBuffer> staging;  // one per model input
-  std::vector<int64_t> position_ids;   // causal-LM graphs: this batch's position ids
+  std::vector<int64_t> position_ids;   // graphs with a position_ids input: this batch's ids
 };
 
 struct InferenceSession::Impl {
