@@ -292,7 +292,8 @@ async function runCommand(command: string | undefined, rest: string[]): Promise<
       });
       const { hub } = model.info;
       const source = hub ? `${hub.repo}@${hub.revision} (commit ${hub.commit.slice(0, 12)}, ${hub.file})` : model.info.dir;
-      console.log(`model: ${source} (${model.info.architecture ?? model.info.modelType ?? 'unknown'}, ${model.info.kind})`);
+      const graph = model.info.llm ? `, graph ${model.info.llm.graph}` : '';
+      console.log(`model: ${source} (${model.info.architecture ?? model.info.modelType ?? 'unknown'}, ${model.info.kind}${graph})`);
       if (model.info.llm) console.log(`instruction: ${values.instruction ?? model.info.llm.instruction ?? "(the template's own)"}`);
       console.log(`query: ${values.query}`);
       for (const [rank, hit] of hits.entries()) {

@@ -492,6 +492,7 @@ describe('serve with an LLM reranker', () => {
       }
       const info = (await server.app.inject({ method: 'GET', url: '/info' })).json();
       expect(info.crossrank.kind).toBe('causal-lm');
+      expect(info.crossrank.graph).toBe('score');
       expect(info.crossrank.instruction).toBe('a serve default');
       expect(info.model_type).toHaveProperty('reranker');
     } finally {
