@@ -32,7 +32,7 @@ const USAGE = `usage:
   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] [--instruction TEXT] DOC [DOC ...]
     --instruction: LLM rerankers' instruction (default: the model's own; '' for none)
   crossrank info    --model DIR|ID
-  crossrank download --model ID [--revision REV] [--precision fp32|fp16|int8] [--device cpu|cuda|auto]
+  crossrank download --model ID [--revision REV] [--precision fp32|fp16|int8|q4] [--device cpu|cuda|auto]
     downloads the files \`serve --model ID\` with the same --precision/--device loads into the HF cache, and
     prints {repo, revision, commit, dir, file, downloaded} as JSON (a Kubernetes init step; see docs/deploy.md)
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
@@ -44,7 +44,7 @@ const USAGE = `usage:
                      cmake-js node-addon-api com.github.asus4.onnxruntime or ONNXRUNTIME_ROOT)
   crossrank --version
 --model: a model folder, or a Hugging Face hub id such as cross-encoder/ms-marco-MiniLM-L6-v2
-  (org/name@REV or --revision REV for a branch, tag or commit; --precision fp32|fp16|int8 picks the ONNX file).
+  (org/name@REV or --revision REV for a branch, tag or commit; --precision fp32|fp16|int8|q4 picks the ONNX file).
   Hub models download once into the Hugging Face cache (HF_HUB_CACHE, HF_HOME); HF_TOKEN for gated or
   private repos, HF_ENDPOINT for a mirror, HF_HUB_OFFLINE=1 to use only the cache.`;
 
@@ -266,8 +266,8 @@ async function runCommand(command: string | undefined, rest: string[]): Promise<
     const ref = parseModelRef(values.model, values.revision);
     if (!('hub' in ref)) throw new CrossrankError('INVALID_ARGUMENT', `download takes a hub id (org/name), received the folder ${JSON.stringify(values.model)}`);
     if (!['cpu', 'cuda', 'auto'].includes(device)) throw new CrossrankError('INVALID_ARGUMENT', `--device must be cpu, cuda or auto, received ${JSON.stringify(device)}`);
-    if (values.precision !== undefined && !['fp32', 'fp16', 'int8'].includes(values.precision)) {
-      throw new CrossrankError('INVALID_ARGUMENT', `--precision must be fp32, fp16 or int8, received ${JSON.stringify(values.precision)}`);
+    if (values.precision !== undefined && !['fp32', 'fp16', 'int8', 'q4'].includes(values.precision)) {
+      throw new CrossrankError('INVALID_ARGUMENT', `--precision must be fp32, fp16, int8 or q4, received ${JSON.stringify(values.precision)}`);
     }
     const hub = await resolveHubModel(ref.hub, { device, ...(loadOptions.precision ? { precision: loadOptions.precision } : {}), ...(loadOptions.onProgress ? { onProgress: loadOptions.onProgress } : {}) });
     console.log(JSON.stringify({ repo: hub.repo, revision: hub.revision, commit: hub.commit, dir: hub.dir, file: hub.file, downloaded: hub.downloaded, source: hub.source }));
@@ -292,7 +292,8 @@ async function runCommand(command: string | undefined, rest: string[]): Promise<
       });
       const { hub } = model.info;
       const source = hub ? `${hub.repo}@${hub.revision} (commit ${hub.commit.slice(0, 12)}, ${hub.file})` : model.info.dir;
-      console.log(`model: ${source} (${model.info.architecture ?? model.info.modelType ?? 'unknown'}, ${model.info.kind})`);
+      const graph = model.info.llm ? `, graph ${model.info.llm.graph}` : '';
+      console.log(`model: ${source} (${model.info.architecture ?? model.info.modelType ?? 'unknown'}, ${model.info.kind}${graph})`);
       if (model.info.llm) console.log(`instruction: ${values.instruction ?? model.info.llm.instruction ?? "(the template's own)"}`);
       console.log(`query: ${values.query}`);
       for (const [rank, hit] of hits.entries()) {

@@ -34,10 +34,12 @@ export type Device = 'cpu' | 'cuda' | 'auto';
 export type { Activation, ChunkInfo, ChunkingOptions };
 
 /**
- * Which ONNX file to load by its numeric format: fp32 (the reference), fp16 (for GPUs) or int8
- * (quantized, for CPUs). The file each picks: lib/hub/choose.ts, docs/models.md "Which ONNX file".
+ * Which ONNX file to load by its numeric format: fp32 (the reference), fp16 (for GPUs), int8
+ * (quantized, for CPUs) or q4 (4-bit weights: transformers.js's model_q4.onnx, model_q4f16.onnx,
+ * model_bnb4.onnx, as onnx-community's LLM rerankers ship them). The file each picks:
+ * lib/hub/choose.ts, docs/models.md "Which ONNX file".
  */
-export type Precision = 'fp32' | 'fp16' | 'int8';
+export type Precision = 'fp32' | 'fp16' | 'int8' | 'q4';
 
 /**
  * Options of CrossEncoder.load. Integer options are checked against one table of ranges
@@ -159,8 +161,25 @@ export interface RerankResult {
   chunk?: ChunkInfo;
 }
 
+/**
+ * Which ONNX graph runs an LLM reranker (LlmInfo.graph):
+ * - 'score': crossrank's score graph (`crossrank convert`): one logit per pair, computed from the
+ *   last real position's hidden state and the two token rows only. The fast one.
+ * - 'causal-lm-with-past': a causal-LM export in the transformers.js / optimum / onnx-community
+ *   layout (input_ids, attention_mask, position_ids, empty past_key_values.{i}.key/value ->
+ *   logits [batch, sequence, vocab]), as `onnx-community/Qwen3-Reranker-0.6B-ONNX` ships. The graph
+ *   computes every vocabulary logit at every position; crossrank reads two per pair. Slower, and
+ *   its batches are bounded to 512 MiB of logits.
+ * - 'sequence-classification': a decoder seq-cls model exported as is (input_ids, attention_mask and
+ *   optionally position_ids -> logits [batch, 1]), transformers' own pooling inside: the last token
+ *   that is not config.json's pad_token_id, which must then be the id crossrank pads with.
+ */
+export type LlmGraph = 'score' | 'causal-lm-with-past' | 'sequence-classification';
+
 /** How an LLM reranker is read (ModelInfo.llm), as sentence-transformers 6.2 reads it. */
 export interface LlmInfo {
+  /** Which kind of ONNX graph runs it (see LlmGraph): 'score' (crossrank convert's, fast), 'causal-lm-with-past' or 'sequence-classification'. */
+  graph: LlmGraph;
   /** Where the chat template came from. */
   templateSource: 'chat_template.jinja' | 'tokenizer_config.json';
   /** How message contents are passed to the template (sentence-transformers' message format). */
@@ -204,7 +223,11 @@ export interface ModelInfo {
   maxLength: number;
   /** The activation predict() applies by default (sentence-transformers' rule, or options.activation). */
   activation: Activation;
-  /** The ONNX graph's input names (input_ids, attention_mask, and token_type_ids when it takes them). */
+  /**
+   * The ONNX graph's input names (input_ids, attention_mask, and token_type_ids when it takes them;
+   * a causal-LM graph with past (info.llm.graph 'causal-lm-with-past'): also position_ids and every
+   * past_key_values.{i}.key/value, fed empty).
+   */
   inputs: string[];
   /** The ONNX graph's logits output name. */
   output: string;
@@ -270,7 +293,7 @@ const ACTIVATIONS: readonly Activation[] = ['sigmoid', 'identity', 'softmax', 't
 const int = (name: string, option: IntOption, value: unknown): number | undefined =>
   optionalInt(name, value, range(option).min, range(option).max);
 const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
-const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8'];
+const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'q4'];
 // Per-call defaults by device. On a CPU, batches of about 2,048 tokens keep activations in cache
 // (measured in bench/TUNING.md: minilm-l6 81 -> 119 pairs/s against a fixed 32 rows); a GPU wants
 // large batches to fill it.
@@ -390,6 +413,16 @@ export class CrossEncoder {
         deviceId,
         cudaProviderPath: device === 'cpu' ? '' : cudaProviderPath(),
         chat: decoder,
+        ...(llm?.graph === 'sequence-classification' && { graph: 'decoder-classifier' as const }),
+        ...(llm?.graph === 'causal-lm-with-past' && {
+          graph: 'causal-lm-with-past' as const,
+          scoreTrueId: llm.trueTokenId!,
+          scoreFalseId: llm.falseTokenId ?? 0,
+          scoreTrueOnly: llm.falseTokenId === null,
+          kvHeads: folder.kvHeads ?? 0,
+          headDim: folder.headDim ?? 0,
+          vocabSize: folder.vocabSize ?? 0,
+        }),
       });
     } catch (error) {
       throw fromNative(error);
@@ -441,6 +474,16 @@ export class CrossEncoder {
       if (n.numLabels !== 1) {
         await nativeModel.close();
         throw new CrossrankError('UNSUPPORTED_MODEL', `an LLM reranker's graph must output one score per pair; this one outputs ${n.numLabels}`);
+      }
+      if (llm.graph === 'sequence-classification' && folder.configPadId !== n.padId) {
+        // transformers' pooling inside the graph takes the last token that is not config.json's
+        // pad_token_id; crossrank's padding must be that token, or it pools a padding position.
+        await nativeModel.close();
+        throw new CrossrankError(
+          'UNSUPPORTED_MODEL',
+          `${folder.modelPath} is a seq-cls graph that pools the last token other than config.json's pad_token_id ` +
+            `(${folder.configPadId ?? 'none'}), but the tokenizer pads with ${n.padId}: convert the folder with \`crossrank convert\``,
+        );
       }
       try {
         llm.suffixIds = [...(await model.#suffix(nativeModel, llm.instruction ?? undefined))];
@@ -745,11 +788,15 @@ export class CrossEncoder {
 }
 
 /**
- * What an LLM reranker's ONNX file must compute, from the metadata `crossrank convert` writes
- * (lib/python/convert.py export_llm): the score graph of this kind (the last real position's
- * logits, no KV cache), and for a causal LM the true/false token ids sentence-transformers 6.2
- * scores with. A graph without them (e.g. a raw causal-LM export with past_key_values inputs and
- * [batch, seq, vocab] logits) is UNSUPPORTED_MODEL: `crossrank convert` makes the right one.
+ * What an LLM reranker's ONNX file must compute. A graph with the metadata `crossrank convert`
+ * writes (lib/python/convert.py export_llm) is a score graph of that kind (the last real position's
+ * logits, no KV cache) and, for a causal LM, names the true/false token ids, checked against those
+ * sentence-transformers 6.2 scores with. A causal-LM folder's file without that metadata is taken
+ * for a causal-LM graph with past_key_values inputs (graph 'causal-lm-with-past'): the native
+ * session checks its inputs and output at load and refuses (UNSUPPORTED_MODEL) anything else.
+ * A seq-cls folder's file without it is taken for the model's own seq-cls graph (graph
+ * 'sequence-classification'), whose pooling finds the last token by config.json's pad_token_id:
+ * CrossEncoder.load then checks crossrank pads with that id.
  */
 async function checkScoreGraph(kind: ModelKind, dir: string, modelPath: string, hasModulesJson: boolean, tokenizerPath: string): Promise<LlmInfo> {
   let meta: Map<string, string>;
@@ -759,14 +806,17 @@ async function checkScoreGraph(kind: ModelKind, dir: string, modelPath: string, 
     throw new CrossrankError('INVALID_MODEL', `${modelPath} is not a readable ONNX model: ${(error as Error).message}`);
   }
   const graphKind = meta.get('crossrank.kind');
-  if (graphKind !== kind) {
+  const pastGraph = graphKind === undefined && kind === 'causal-lm';
+  const exportedSeqCls = graphKind === undefined && kind === 'sequence-classification';
+  if (graphKind !== kind && !pastGraph && !exportedSeqCls) {
     throw new CrossrankError(
       'UNSUPPORTED_MODEL',
       `${modelPath} is not a crossrank score graph for a ${kind} reranker (metadata crossrank.kind: ${JSON.stringify(graphKind ?? null)}); ` +
-        'export one with `crossrank convert --model HF_DIR --out DIR` (graphs with past_key_values inputs or full vocabulary logits are not run)',
+        'export one with `crossrank convert --model HF_DIR --out DIR`',
     );
   }
   const info: LlmInfo = {
+    graph: pastGraph ? 'causal-lm-with-past' : exportedSeqCls ? 'sequence-classification' : 'score',
     templateSource: 'chat_template.jinja',
     messageFormat: 'flat',
     trueTokenId: null,
@@ -777,14 +827,19 @@ async function checkScoreGraph(kind: ModelKind, dir: string, modelPath: string, 
   };
   if (kind === 'causal-lm') {
     const expected = await logitScoreIds(dir, hasModulesJson, tokenizerPath);
-    const graphTrue = Number(meta.get('crossrank.true_token_id'));
-    const graphFalse = meta.get('crossrank.false_token_id') === '' ? null : Number(meta.get('crossrank.false_token_id'));
-    if (graphTrue !== expected.trueTokenId || graphFalse !== expected.falseTokenId) {
-      throw new CrossrankError(
-        'INVALID_MODEL',
-        `${modelPath} scores tokens ${graphTrue}/${graphFalse} but sentence-transformers scores this folder with ` +
-          `${expected.trueTokenId}/${expected.falseTokenId} (${expected.source}): convert the folder again`,
-      );
+    if (pastGraph && (expected.trueTokenId < 0 || (expected.falseTokenId ?? 0) < 0)) {
+      throw new CrossrankError('INVALID_MODEL', `the score token ids ${expected.trueTokenId}/${expected.falseTokenId} (${expected.source}) are not vocabulary ids`);
+    }
+    if (!pastGraph) {
+      const graphTrue = Number(meta.get('crossrank.true_token_id'));
+      const graphFalse = meta.get('crossrank.false_token_id') === '' ? null : Number(meta.get('crossrank.false_token_id'));
+      if (graphTrue !== expected.trueTokenId || graphFalse !== expected.falseTokenId) {
+        throw new CrossrankError(
+          'INVALID_MODEL',
+          `${modelPath} scores tokens ${graphTrue}/${graphFalse} but sentence-transformers scores this folder with ` +
+            `${expected.trueTokenId}/${expected.falseTokenId} (${expected.source}): convert the folder again`,
+        );
+      }
     }
     info.trueTokenId = expected.trueTokenId;
     info.falseTokenId = expected.falseTokenId;

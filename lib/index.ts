@@ -14,6 +14,7 @@ export type {
   ChunkingOptions,
   Device,
   LoadOptions,
+  LlmGraph,
   LlmInfo,
   LogLevel,
   ModelInfo,

@@ -31,6 +31,13 @@ export const INT_OPTIONS = {
   maxQueuedPairs: { min: 1, max: Number.MAX_SAFE_INTEGER },
   padId: { min: 0, max: Number.MAX_SAFE_INTEGER, internal: true },
   numLabels: { min: 0, max: 1_000_000, internal: true },
+  // Causal-LM graphs with past_key_values inputs: the token columns scored (scoreFalseId unread when
+  // scoreTrueOnly) and config.json's shapes where the graph leaves them symbolic (0: unknown).
+  scoreTrueId: { min: 0, max: 2 ** 31 - 1, internal: true },
+  scoreFalseId: { min: 0, max: 2 ** 31 - 1, internal: true },
+  kvHeads: { min: 0, max: 1_000_000, internal: true },
+  headDim: { min: 0, max: 1_000_000, internal: true },
+  vocabSize: { min: 0, max: 2 ** 31 - 1, internal: true },
   // ONNX Runtime's OrtLoggingLevel: 0 verbose .. 4 fatal (the logLevel option names them).
   logSeverity: { min: 0, max: 4, internal: true },
   batchSize: { min: 1, max: 65536 },

@@ -46,6 +46,21 @@ export interface NativeLoadOptions {
    */
   chat?: boolean;
   chatSuffix?: Uint32Array;
+  /**
+   * LLM rerankers: 'causal-lm-with-past' accepts (and then requires) a causal-LM graph with
+   * past_key_values inputs and [batch, sequence, vocab] logits, scored as scoreTrueId's logit minus
+   * scoreFalseId's (scoreTrueOnly: the true one alone) at each row's last real position;
+   * 'decoder-classifier': a [batch, labels] graph that may take position_ids (a decoder's seq-cls
+   * export); default 'classifier'.
+   */
+  graph?: 'classifier' | 'causal-lm-with-past' | 'decoder-classifier';
+  scoreTrueId?: number;
+  scoreFalseId?: number;
+  scoreTrueOnly?: boolean;
+  /** config.json's KV heads, head size and vocabulary, for a causal-LM graph that leaves them symbolic (0: unknown). */
+  kvHeads?: number;
+  headDim?: number;
+  vocabSize?: number;
 }
 
 export type NativeActivation = 'sigmoid' | 'identity' | 'softmax' | 'tanh';
@@ -69,6 +84,8 @@ export interface NativeInfo {
   inputs: string[];
   output: string;
   outputType: 'float32' | 'float16';
+  /** What the graph computes: 'classifier' ([batch, labels]) or 'causal-lm-with-past' ([batch, seq, vocab]). */
+  graph: 'classifier' | 'causal-lm-with-past';
   device: 'cpu' | 'cuda';
   deviceReason: string;
   providers: string[];

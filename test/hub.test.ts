@@ -304,6 +304,16 @@ describe('file choice', () => {
     expect(() => chooseModelFile(['pytorch_model.bin'], 'r')).toThrow(/crossrank convert/);
   });
 
+  it("q4: transformers.js's 4-bit files by device, never taken for int8", () => {
+    const q4 = ['onnx/model.onnx', 'onnx/model_q4.onnx', 'onnx/model_q4f16.onnx', 'onnx/model_bnb4.onnx'];
+    expect(chooseModelFile(q4, 'r', 'q4', 'cpu', none)).toBe('onnx/model_q4.onnx');
+    expect(chooseModelFile(q4, 'r', 'q4', 'cuda', none)).toBe('onnx/model_q4f16.onnx');
+    expect(chooseModelFile(['onnx/model_bnb4.onnx'], 'r', 'q4', 'cpu', none)).toBe('onnx/model_bnb4.onnx');
+    expect(() => chooseModelFile(['onnx/model_q4f16.onnx'], 'r', 'q4', 'cpu', none)).toThrow(/no q4 ONNX model/); // fp16 compute: cuda or auto
+    expect(chooseModelFile(['onnx/model_q4f16.onnx'], 'r', 'q4', 'auto', none)).toBe('onnx/model_q4f16.onnx');
+    expect(() => chooseModelFile(q4, 'r', 'int8', 'cpu', none)).toThrow(/no int8 ONNX model/);
+  });
+
   it('cpuFeatures reads /proc/cpuinfo flags', () => {
     const flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1]?.trim().split(/\s+/) ?? [];
     expect(cpuFeatures().avx2).toBe(flags.includes('avx2'));
@@ -361,6 +371,37 @@ onnx.save_model(m, sys.argv[2], save_as_external_data=True, all_tensors_to_one_f
       [sha256(graph), sha256(readFileSync(join(extDir, 'onnx', 'model.onnx_data')))].sort().map((h) => `/cdn-lfs/${h}`),
     );
     expect(existsSync(join(dirname(remote.info.modelPath), 'model.onnx_data'))).toBe(true);
+  });
+});
+
+describe('an onnx-community style LLM reranker repo (causal-LM graphs with past inputs)', () => {
+  it('precision q4 downloads model_q4.onnx with its external data and nothing else; it scores as sentence-transformers', async () => {
+    const past = join(FIXTURES, 'models', 'qwen3-causal-past-tiny');
+    const repo = join(scratch, 'onnx-community');
+    mkdirSync(join(repo, 'onnx'), { recursive: true });
+    for (const f of readdirSync(past)) if (f !== 'onnx') writeFileSync(join(repo, f), readFileSync(join(past, f)));
+    writeFileSync(join(repo, 'onnx', 'model_fp16.onnx'), readFileSync(join(past, 'onnx', 'model_fp16.onnx')));
+    // Stand-ins with the repo's names: the fp32 graph as model.onnx and as model_q4.onnx, each with its weights outside.
+    const script = `
+import onnx, sys
+for name in ("model.onnx", "model_q4.onnx"):
+    m = onnx.load(sys.argv[1])
+    onnx.save_model(m, sys.argv[2] + "/" + name, save_as_external_data=True, all_tensors_to_one_file=True, location=name + "_data", size_threshold=0)
+`;
+    await run(PYTHON, ['-c', script, join(past, 'onnx', 'model.onnx'), join(repo, 'onnx')], { timeout: 60_000 });
+    hub.addRepo('onnx-community/tiny-reranker-ONNX', repo);
+    const g = JSON.parse(readFileSync(join(FIXTURES, 'goldens', 'qwen3-causal-past-tiny.json'), 'utf8'));
+    const model = await CrossEncoder.load('onnx-community/tiny-reranker-ONNX', { precision: 'q4' });
+    try {
+      expect(model.info.hub?.file).toBe('onnx/model_q4.onnx');
+      expect(model.info.llm?.graph).toBe('causal-lm-with-past');
+      const snapshot = dirname(dirname(model.info.modelPath));
+      expect(readdirSync(join(snapshot, 'onnx')).sort()).toEqual(['model_q4.onnx', 'model_q4.onnx_data']);
+      expect(existsSync(join(snapshot, 'chat_template.jinja'))).toBe(true);
+      expect(maxAbsDiff(await model.predict(g.pairs), g.cases[0].scores)).toBeLessThanOrEqual(1e-4);
+    } finally {
+      await model.close();
+    }
   });
 });
 

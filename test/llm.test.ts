@@ -206,6 +206,193 @@ describe('LLM reranker folders crossrank refuses or guards', () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// A causal-LM graph with past_key_values inputs, as transformers.js / optimum / onnx-community ship
+// it (onnx-community/Qwen3-Reranker-0.6B-ONNX): qwen3-causal-tiny's weights, fed empty past, scored
+// natively from the [batch, seq, vocab] logits at each row's last real position.
+
+const PAST = 'qwen3-causal-past-tiny';
+
+/** Rewrites the past fixture's onnx/model.onnx in a scratch copy with test/llm.test.ts's graph edits. */
+function editedPastGraph(mode: 'no-position-ids' | 'rank-2-logits'): string {
+  const dir = mkdtempSync(join(tmpdir(), `crossrank-${mode}-`));
+  cpSync(llmDir(PAST), dir, { recursive: true });
+  const script = `
+import sys, onnx
+from onnx import TensorProto, helper
+path, mode = sys.argv[1], sys.argv[2]
+m = onnx.load(path)
+g = m.graph
+if mode == "no-position-ids":
+    # position_ids made inside the graph (CumSum(mask) - 1) instead of fed: a valid graph without the input
+    g.input.remove(next(i for i in g.input if i.name == "position_ids"))
+    g.initializer.extend([helper.make_tensor("pos_axis", TensorProto.INT64, [], [1]), helper.make_tensor("pos_one", TensorProto.INT64, [], [1])])
+    g.node.insert(0, helper.make_node("Sub", ["pos_cum", "pos_one"], ["position_ids"]))
+    g.node.insert(0, helper.make_node("CumSum", ["attention_mask", "pos_axis"], ["pos_cum"]))
+else:
+    # logits [batch, vocab]: the graph's [batch, seq, vocab] reduced over positions
+    for node in g.node:
+        node.output[:] = ["logits_3d" if o == "logits" else o for o in node.output]
+    g.node.append(helper.make_node("ReduceMax", ["logits_3d"], ["logits"], axes=[1], keepdims=0))
+    out = next(o for o in g.output if o.name == "logits")
+    g.output.remove(out)
+    g.output.insert(0, helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch_size", 700]))
+onnx.save(m, path)
+`;
+  const run = spawnSync(PYTHON, ['-c', script, join(dir, 'onnx', 'model.onnx'), mode], { encoding: 'utf8', timeout: 120_000 });
+  expect(run.status, run.stderr).toBe(0);
+  return dir;
+}
+
+describe(`${PAST}: a causal-LM graph with past_key_values inputs equals sentence-transformers 6.2`, () => {
+  const g = llmGolden(PAST);
+
+  it("info names the graph kind ('causal-lm-with-past'; crossrank convert's is 'score') and its inputs", async () => {
+    const model = await CrossEncoder.load(llmDir(PAST));
+    const info = model.info;
+    expect(info.kind).toBe('causal-lm');
+    expect(info.llm?.graph).toBe('causal-lm-with-past');
+    expect(info.inputs.slice(0, 3)).toEqual(['input_ids', 'attention_mask', 'position_ids']);
+    expect(info.inputs).toContain('past_key_values.1.value');
+    expect(info.output).toBe('logits');
+    expect(info.outputType).toBe('float32');
+    expect(info.numLabels).toBe(1);
+    expect(info.maxLength).toBe(g.max_length);
+    const score = await CrossEncoder.load(llmDir('qwen3-causal-tiny'));
+    expect(score.info.llm?.graph).toBe('score');
+    // The same folder read the same way: only the graph differs.
+    expect({ ...info.llm, graph: 'score' }).toEqual(score.info.llm);
+    await score.close();
+    await model.close();
+  });
+
+  it('token ids equal sentence-transformers\' (template, truncation, suffix restored)', async () => {
+    const model = await CrossEncoder.load(llmDir(PAST));
+    const { ids } = await model.tokenize(g.pairs);
+    expect(g.truncated).toBeGreaterThanOrEqual(3);
+    expect(ids.map((row) => [...row])).toEqual(g.cases[0]!.ids);
+    await model.close();
+  });
+
+  it.each([0, 1])('predict: scores and logits within 1e-4 (case %i: without / with an instruction), truncated pairs included', async (c) => {
+    const model = await CrossEncoder.load(llmDir(PAST));
+    const golden = g.cases[c]!;
+    const options = golden.instruction === null ? {} : { instruction: golden.instruction };
+    expect(maxAbsDiff(await model.predict(g.pairs, options), golden.scores)).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDiff(await model.predict(g.pairs, { ...options, activation: 'identity' }), golden.logits)).toBeLessThanOrEqual(1e-4);
+    // Rows of different lengths shared batches (right padding): a gather at any position but each
+    // row's last real one would have read another token's logits.
+    const stats = model.stats();
+    expect(stats.paddedTokens).toBeGreaterThan(stats.tokens);
+    expect(stats.batches).toBeLessThan(stats.pairs);
+    await model.close();
+  });
+
+  it('each pair scores the same alone as in a padded batch', async () => {
+    const model = await CrossEncoder.load(llmDir(PAST));
+    const batched = await model.predict(g.pairs, { activation: 'identity' });
+    const alone = await model.predict(g.pairs, { activation: 'identity', batchSize: 1 });
+    expect(maxAbsDiff(alone, batched)).toBeLessThanOrEqual(1e-5);
+    expect(maxAbsDiff(alone, g.cases[0]!.logits)).toBeLessThanOrEqual(1e-4);
+    await model.close();
+  });
+
+  it('rerank equals CrossEncoder.rank (order and scores), with and without an instruction', async () => {
+    const model = await CrossEncoder.load(llmDir(PAST));
+    for (const r of g.rank) {
+      const got = await model.rerank(r.query, r.documents, r.instruction === null ? {} : { instruction: r.instruction });
+      expect(got.map((x) => x.index)).toEqual(r.results.map((x) => x.index));
+      expect(maxAbsDiff(got.map((x) => x.score), r.results.map((x) => x.score))).toBeLessThanOrEqual(1e-4);
+    }
+    await model.close();
+  });
+
+  it('fp16 (onnx/model_fp16.onnx: fp16 weights, past and logits) loads by precision and ranks alike', async () => {
+    const model = await CrossEncoder.load(llmDir(PAST), { precision: 'fp16' });
+    expect(model.info.modelPath.endsWith(join('onnx', 'model_fp16.onnx'))).toBe(true);
+    expect(model.info.outputType).toBe('float16');
+    expect(model.info.llm?.graph).toBe('causal-lm-with-past');
+    const logits = await model.predict(g.pairs, { activation: 'identity' });
+    expect(maxAbsDiff(logits, g.cases[0]!.logits)).toBeLessThanOrEqual(0.05);
+    expect(spearman(logits, g.cases[0]!.logits)).toBeGreaterThanOrEqual(0.99);
+    await model.close();
+  });
+});
+
+describe('causal-LM graphs with past inputs that crossrank refuses', () => {
+  it('a graph without a position_ids input is UNSUPPORTED_MODEL', async () => {
+    await expect(CrossEncoder.load(editedPastGraph('no-position-ids'))).rejects.toMatchObject({
+      code: 'UNSUPPORTED_MODEL',
+      message: expect.stringMatching(/no 'position_ids' input/),
+    });
+  });
+
+  it('a graph whose logits are not [batch, sequence, vocab] is UNSUPPORTED_MODEL', async () => {
+    await expect(CrossEncoder.load(editedPastGraph('rank-2-logits'))).rejects.toMatchObject({
+      code: 'UNSUPPORTED_MODEL',
+      message: expect.stringMatching(/'logits' has rank 2, not 3/),
+    });
+  });
+
+  it('the graph under a seq-cls or an encoder config is UNSUPPORTED_MODEL', async () => {
+    const seqcls = mkdtempSync(join(tmpdir(), 'crossrank-past-seqcls-'));
+    cpSync(llmDir(PAST), seqcls, { recursive: true });
+    const config = JSON.parse(readFileSync(join(seqcls, 'config.json'), 'utf8'));
+    writeFileSync(join(seqcls, 'config.json'), JSON.stringify({ ...config, architectures: ['Qwen3ForSequenceClassification'], num_labels: 1 }));
+    await expect(CrossEncoder.load(seqcls)).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', message: expect.stringMatching(/past_key_values/) });
+    const encoder = mkdtempSync(join(tmpdir(), 'crossrank-past-encoder-'));
+    cpSync(modelDir('bert-tiny'), encoder, { recursive: true });
+    cpSync(join(llmDir(PAST), 'onnx', 'model.onnx'), join(encoder, 'model.onnx'));
+    await expect(CrossEncoder.load(encoder)).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', message: expect.stringMatching(/past_key_values/) });
+  });
+});
+
+// A decoder seq-cls model exported as is (optimum style): qwen3-seqcls-tiny's weights, logits
+// [batch, 1] from transformers' own pooling (the last token that is not config.json's pad id).
+const SEQCLS_EXPORT = 'qwen3-seqcls-export-tiny';
+
+describe(`${SEQCLS_EXPORT}: a seq-cls decoder graph exported as is equals sentence-transformers 6.2`, () => {
+  const g = llmGolden(SEQCLS_EXPORT);
+
+  it("info: graph 'sequence-classification', position_ids fed", async () => {
+    const model = await CrossEncoder.load(llmDir(SEQCLS_EXPORT));
+    expect(model.info.kind).toBe('sequence-classification');
+    expect(model.info.llm?.graph).toBe('sequence-classification');
+    expect(model.info.inputs).toEqual(['input_ids', 'attention_mask', 'position_ids']);
+    await model.close();
+  });
+
+  it.each([0, 1])('predict: scores and logits within 1e-4 (case %i: without / with an instruction), truncated pairs included', async (c) => {
+    const model = await CrossEncoder.load(llmDir(SEQCLS_EXPORT));
+    const golden = g.cases[c]!;
+    const options = golden.instruction === null ? {} : { instruction: golden.instruction };
+    expect(maxAbsDiff(await model.predict(g.pairs, options), golden.scores)).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDiff(await model.predict(g.pairs, { ...options, activation: 'identity' }), golden.logits)).toBeLessThanOrEqual(1e-4);
+    expect(model.stats().paddedTokens).toBeGreaterThan(model.stats().tokens);
+    await model.close();
+  });
+
+  it('rerank equals CrossEncoder.rank', async () => {
+    const model = await CrossEncoder.load(llmDir(SEQCLS_EXPORT));
+    for (const r of g.rank) {
+      const got = await model.rerank(r.query, r.documents, r.instruction === null ? {} : { instruction: r.instruction });
+      expect(got.map((x) => x.index)).toEqual(r.results.map((x) => x.index));
+      expect(maxAbsDiff(got.map((x) => x.score), r.results.map((x) => x.score))).toBeLessThanOrEqual(1e-4);
+    }
+    await model.close();
+  });
+
+  it("a pad_token_id other than the tokenizer's padding is UNSUPPORTED_MODEL (the graph would pool a padding position)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crossrank-seqcls-pad-'));
+    cpSync(llmDir(SEQCLS_EXPORT), dir, { recursive: true });
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, pad_token_id: 2 }));
+    const tokenizerConfig = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'));
+    expect(tokenizerConfig.pad_token).toBe('<|endoftext|>'); // id 0: crossrank pads with it
+    await expect(CrossEncoder.load(dir)).rejects.toMatchObject({ code: 'UNSUPPORTED_MODEL', message: expect.stringMatching(/pad_token_id/) });
+  });
+});
+
 // `crossrank convert` on each fixture's seeded PyTorch folder (rebuilt by generate_llm.make_llm):
 // every output passes its check, and the fp32 graph crossrank loads equals sentence-transformers.
 const RELAXED_INT8 = '{"int8": {"spearman_min": 0.9, "top10_min": 0.7}}';
@@ -309,6 +496,7 @@ describe('serve with an LLM reranker', () => {
       }
       const info = (await server.app.inject({ method: 'GET', url: '/info' })).json();
       expect(info.crossrank.kind).toBe('causal-lm');
+      expect(info.crossrank.graph).toBe('score');
       expect(info.crossrank.instruction).toBe('a serve default');
       expect(info.model_type).toHaveProperty('reranker');
     } finally {

@@ -5,8 +5,8 @@ import { posix } from 'node:path';
 
 import { CrossrankError } from '../errors.js';
 
-/** The precision a file is chosen for (LoadOptions.precision): fp32, fp16 or int8. */
-export type FilePrecision = 'fp32' | 'fp16' | 'int8';
+/** The precision a file is chosen for (LoadOptions.precision): fp32, fp16, int8 or q4 (4-bit weights). */
+export type FilePrecision = 'fp32' | 'fp16' | 'int8' | 'q4';
 /** The device a file is chosen for (LoadOptions.device): fp16 prefers optimum's O4 graph on 'cuda'. */
 export type FileDevice = 'cpu' | 'cuda' | 'auto';
 
@@ -58,7 +58,10 @@ const withFolders = (names: string[]): string[] => names.flatMap((n) => [n, `onn
  * The file choice table, in order of preference. Names come from the two schemes the hub uses:
  * optimum's exports in the cross-encoder org (model.onnx, model_O1..O4.onnx, model_qint8_avx512_vnni.onnx,
  * model_qint8_avx512.onnx, model_quint8_avx2.onnx, model_qint8_arm64.onnx) and transformers.js
- * repos (model.onnx, model_fp16.onnx, model_quantized.onnx, model_int8.onnx, model_uint8.onnx).
+ * repos (model.onnx, model_fp16.onnx, model_quantized.onnx, model_int8.onnx, model_uint8.onnx, and for
+ * decoders (onnx-community's LLM rerankers) the 4-bit model_q4.onnx, model_q4f16.onnx, model_bnb4.onnx).
+ * transformers.js calls model_quantized.onnx its 'q8': 8-bit, an int8 file. The 4-bit files are their
+ * own precision, 'q4': 4-bit weights are not int8, and their scores stray further from fp32.
  *
  * | precision | device     | files, best first |
  * | --------- | ---------- | ----------------- |
@@ -67,6 +70,8 @@ const withFolders = (names: string[]): string[] => names.flatMap((n) => [n, `onn
  * | fp16      | cpu, auto  | model_fp16.onnx, then model_O4.onnx on 'auto' only |
  * | int8      | arm64      | model_qint8_arm64.onnx, then the generic names |
  * | int8      | x86        | model_qint8_avx512_vnni.onnx (VNNI), model_qint8_avx512.onnx (AVX-512), model_quint8_avx2.onnx (AVX2): those this CPU runs, best first; then model_quantized.onnx, model_int8.onnx, model_uint8.onnx |
+ * | q4        | cuda       | model_q4f16.onnx (4-bit weights, fp16 compute), model_q4.onnx, model_bnb4.onnx |
+ * | q4        | cpu, auto  | model_q4.onnx (4-bit weights, MatMulNBits, fp32 compute), model_bnb4.onnx (bitsandbytes 4-bit), then model_q4f16.onnx on 'auto' only |
  */
 export function modelFileCandidates(precision: FilePrecision, device: FileDevice = 'cpu', cpu: CpuFeatures = cpuFeatures()): string[] {
   switch (precision) {
@@ -84,6 +89,9 @@ export function modelFileCandidates(precision: FilePrecision, device: FileDevice
       names.push('model_quantized.onnx', 'model_int8.onnx', 'model_uint8.onnx');
       return withFolders(names);
     }
+    case 'q4':
+      if (device === 'cuda') return withFolders(['model_q4f16.onnx', 'model_q4.onnx', 'model_bnb4.onnx']);
+      return withFolders(device === 'auto' ? ['model_q4.onnx', 'model_bnb4.onnx', 'model_q4f16.onnx'] : ['model_q4.onnx', 'model_bnb4.onnx']);
   }
 }
 

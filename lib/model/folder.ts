@@ -29,7 +29,16 @@ export interface ModelFolder {
   truncateLeft: boolean;
   padToken: string | undefined;
   padId: number;
+  /** config.json `pad_token_id` as written (undefined when absent): what transformers' seq-cls pooling compares ids against. */
+  configPadId: number | undefined;
   vocabSize: number | undefined;
+  /**
+   * config.json's key/value heads (`num_key_value_heads`, else `num_attention_heads`) and head size
+   * (`head_dim`, else `hidden_size / num_attention_heads`): the shape of the empty past fed to a
+   * causal-LM graph with past_key_values inputs, where the graph leaves it symbolic.
+   */
+  kvHeads: number | undefined;
+  headDim: number | undefined;
   /**
    * From the folder's sentence-transformers settings; undefined: sigmoid for 1 label, else
    * identity. An error when the folder names one crossrank cannot apply (thrown unless the
@@ -48,7 +57,15 @@ export const MODEL_FILE_CANDIDATES = {
   fp32: modelFileCandidates('fp32'),
   fp16: modelFileCandidates('fp16'),
   int8: modelFileCandidates('int8'),
+  q4: modelFileCandidates('q4'),
 } as const;
+
+/** hidden_size / num_attention_heads when both are positive integers and it divides evenly. */
+function headSize(config: Record<string, unknown>): number | undefined {
+  const hidden = positiveInt(config.hidden_size);
+  const heads = positiveInt(config.num_attention_heads);
+  return hidden !== undefined && heads !== undefined && hidden % heads === 0 ? hidden / heads : undefined;
+}
 
 /** A JSON object file of the folder, read with the bounded reader (lib/model/files.ts); undefined when absent. */
 async function readJson(path: string, what: string): Promise<Record<string, unknown> | undefined> {
@@ -178,7 +195,10 @@ export async function readModelFolder(
     truncateLeft: tokenizerConfig.truncation_side === 'left',
     padToken: tokenName(tokenizerConfig.pad_token),
     padId: typeof config.pad_token_id === 'number' && config.pad_token_id >= 0 ? config.pad_token_id : 0,
+    configPadId: typeof config.pad_token_id === 'number' && Number.isInteger(config.pad_token_id) ? config.pad_token_id : undefined,
     vocabSize: positiveInt(config.vocab_size),
+    kvHeads: positiveInt(config.num_key_value_heads) ?? positiveInt(config.num_attention_heads),
+    headDim: positiveInt(config.head_dim) ?? headSize(config),
     activation,
     hasModulesJson,
   };

@@ -508,7 +508,7 @@ export const crossrankPlugin: FastifyPluginAsync<
           providers: info.providers,
           activation: info.activation,
           kind: info.kind, // 'cross-encoder' | 'causal-lm' | 'sequence-classification'
-          ...(info.llm ? { instruction: options.instruction ?? info.llm.instruction, template: info.llm.templateSource } : {}),
+          ...(info.llm ? { instruction: options.instruction ?? info.llm.instruction, template: info.llm.templateSource, graph: info.llm.graph } : {}),
         },
       };
     });

@@ -347,6 +347,17 @@ Napi::Value NativeModel::Load(const Napi::CallbackInfo& info) {
     config.max_queued_pairs = static_cast<size_t>(int_property(o, "maxQueuedPairs", 1 << 20, table));
     config.session.log_severity = static_cast<int>(int_property(o, "logSeverity", 4, table));
     config.chat = bool_property(o, "chat", false);
+    // LLM rerankers whose file is a causal LM with past_key_values inputs (graph 'causal-lm-with-past').
+    // 'decoder-classifier': a decoder's seq-cls graph, which may take position_ids.
+    const std::string graph = string_property(o, "graph", "classifier");
+    config.session.causal_lm_with_past = graph == "causal-lm-with-past";
+    config.session.decoder_positions = graph == "decoder-classifier";
+    config.session.score_true_id = static_cast<int64_t>(int_property(o, "scoreTrueId", -1, table));
+    config.session.score_false_id =
+        bool_property(o, "scoreTrueOnly", false) ? -1 : static_cast<int64_t>(int_property(o, "scoreFalseId", -1, table));
+    config.session.kv_heads_hint = static_cast<int64_t>(int_property(o, "kvHeads", 0, table));
+    config.session.head_dim_hint = static_cast<int64_t>(int_property(o, "headDim", 0, table));
+    config.session.vocab_hint = static_cast<int64_t>(int_property(o, "vocabSize", 0, table));
     const Napi::Value suffix = o.Get("chatSuffix");
     if (!suffix.IsUndefined()) {
       if (!suffix.IsTypedArray() || suffix.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
@@ -467,6 +478,7 @@ Napi::Value NativeModel::Info(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < names.size(); ++i) inputs.Set(i, Napi::String::New(env, names[i]));
   out.Set("inputs", inputs);
   out.Set("output", Napi::String::New(env, s.output_name()));
+  out.Set("graph", Napi::String::New(env, s.graph_kind_name()));
   out.Set("outputType", Napi::String::New(env, s.output_type()));
   out.Set("device", Napi::String::New(env, s.device().device));
   out.Set("deviceReason", Napi::String::New(env, s.device().reason));

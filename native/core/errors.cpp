@@ -6,6 +6,7 @@ const char* error_code_name(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::InvalidArgument: return "INVALID_ARGUMENT";
     case ErrorCode::InvalidModel: return "INVALID_MODEL";
+    case ErrorCode::UnsupportedModel: return "UNSUPPORTED_MODEL";
     case ErrorCode::ModelNotFound: return "MODEL_NOT_FOUND";
     case ErrorCode::Tokenizer: return "TOKENIZER_ERROR";
     case ErrorCode::Inference: return "INFERENCE_FAILED";

@@ -10,6 +10,7 @@ namespace crossrank {
 enum class ErrorCode {
   InvalidArgument,  // a caller's value is out of range or of the wrong shape
   InvalidModel,     // the model file or folder cannot be used (corrupt, wrong inputs/outputs)
+  UnsupportedModel,  // a well-formed model whose graph crossrank cannot score as sentence-transformers does
   ModelNotFound,    // a file the model needs does not exist
   Tokenizer,        // tokenizer.json failed to load or to encode
   Inference,        // ONNX Runtime failed while running a batch

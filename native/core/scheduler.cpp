@@ -468,8 +468,11 @@ void Scheduler::run_window(std::vector<Item>& window, PackedBatch& batch, std::v
     }
     const PredictOptions& lead = window[start].job->options;
     const size_t columns = std::max<size_t>(1, window[start].encoding.ids.size());
-    // A batch always holds at least one row, whatever the token budget says.
-    const size_t by_tokens = std::max<size_t>(1, lead.max_batch_tokens / columns);
+    // A batch always holds at least one row, whatever the token budget says. The session may bound
+    // it further (a causal-LM graph's full-vocabulary logits: InferenceSession::max_run_tokens).
+    const size_t session_tokens = session_.max_run_tokens();
+    const size_t budget = session_tokens > 0 ? std::min(lead.max_batch_tokens, session_tokens) : lead.max_batch_tokens;
+    const size_t by_tokens = std::max<size_t>(1, budget / columns);
     const size_t rows = std::min({lead.batch_size, by_tokens, window.size() - start});
     if (closed) {
       const Error e(ErrorCode::Closed, "the model was closed before this call finished");
