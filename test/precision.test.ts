@@ -136,14 +136,14 @@ describe('on a folder crossrank convert made', () => {
   beforeAll(() => {
     const hf = mkdtempSync(join(tmpdir(), 'crossrank-auto-hf-'));
     const script = `
-  import sys
-  from pathlib import Path
-  sys.path.insert(0, ${JSON.stringify(FIXTURES)})
-  import generate
-  d = Path(${JSON.stringify(hf)})
-  (d / "bert-tiny").mkdir()
-  print(generate.make_bert(d / "bert-tiny", d / "hf")[0])
-  `;
+import sys
+from pathlib import Path
+sys.path.insert(0, ${JSON.stringify(FIXTURES)})
+import generate
+d = Path(${JSON.stringify(hf)})
+(d / "bert-tiny").mkdir()
+print(generate.make_bert(d / "bert-tiny", d / "hf")[0])
+`;
     const build = spawnSync(PYTHON, ['-c', script], { encoding: 'utf8', timeout: 300_000 });
     expect(build.status, build.stderr).toBe(0);
     const source = build.stdout.trim().split('\n').pop()!;

@@ -47,7 +47,20 @@ export const DEFAULT_PARITY_PAIRS = 16 * 32;
  * (bench/results/int8-pays.md: crossrank int8 against crossrank fp32, interleaved in one run):
  * config.json `hidden_size` at least minHiddenSize and `num_hidden_layers` at least minLayers.
  */
-export const INT8_PAYS = { minHiddenSize: 384, minLayers: 4 } as const;
+export const INT8_PAYS: {
+  /** The least config.json `hidden_size` (384: the MiniLM shapes gained; TinyBERT's 128 lost). */
+  readonly minHiddenSize: number;
+  /** The least config.json `num_hidden_layers` (2: the shallowest shape measured). */
+  readonly minLayers: number;
+} = { minHiddenSize: 384, minLayers: 2 };
+
+/** A model's shape from config.json, as the int8 measurements are keyed. */
+export interface ModelShape {
+  /** config.json `hidden_size`; undefined when absent. */
+  hiddenSize: number | undefined;
+  /** config.json `num_hidden_layers`; undefined when absent. */
+  layers: number | undefined;
+}
 
 /** What choosePrecision decides from: everything is passed in, so the rule is testable alone. */
 export interface PrecisionInputs {
@@ -56,7 +69,7 @@ export interface PrecisionInputs {
   /** The parsed crossrank_convert.json, or undefined when the folder has none. */
   record: unknown;
   /** config.json's hidden_size and num_hidden_layers (undefined when absent). */
-  shape: { hiddenSize: number | undefined; layers: number | undefined };
+  shape: ModelShape;
   /**
    * The device the session will run on. 'auto' (LoadOptions.device 'auto' with a CUDA provider
    * installed) is decided only when the session starts, after the file is chosen: fp32 then.
@@ -73,9 +86,11 @@ export interface PrecisionInputs {
 
 /** choosePrecision's answer: the precision, the file (relative to the folder), and why. */
 export interface PrecisionDecision {
+  /** The precision to load. */
   chosen: FilePrecision;
   /** The file to load for 'int8' and 'fp16' (the file convert's record names); undefined for fp32 (the usual fp32 choice). */
   file: string | undefined;
+  /** Why, in words: the condition that decided (ModelInfo.precisionChoice.reason). */
   reason: string;
 }
 
@@ -190,7 +205,7 @@ export function choosePrecision(inputs: PrecisionInputs): PrecisionDecision {
 export const CONVERT_RECORD = 'crossrank_convert.json';
 
 /** config.json's shape fields for {@link PrecisionInputs.shape}. */
-export function modelShape(config: unknown): PrecisionInputs['shape'] {
+export function modelShape(config: unknown): ModelShape {
   const c = isObject(config) ? config : {};
   const int = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined);
   return { hiddenSize: int(c.hidden_size), layers: int(c.num_hidden_layers) };

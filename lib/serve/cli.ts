@@ -274,7 +274,7 @@ export async function serveMain(argv: string[]): Promise<number> {
       address,
       models: served.map((m) => {
         const i = m.model.info;
-        return { name: m.name, source: i.hub ? `${i.hub.repo}@${i.hub.commit}` : i.dir, file: i.hub?.file ?? i.modelPath, device: i.device, providers: i.providers, maxLength: i.maxLength, labels: i.numLabels };
+        return { name: m.name, source: i.hub ? `${i.hub.repo}@${i.hub.commit}` : i.dir, file: i.hub?.file ?? i.modelPath, precision: i.precisionChoice, device: i.device, providers: i.providers, maxLength: i.maxLength, labels: i.numLabels };
       }),
       default: config.defaultModel ?? served[0]?.name,
       limits: {
