@@ -10,7 +10,7 @@
 //     --models tinybert-l2,minilm-l2,minilm-l4,minilm-l6,minilm-l12,electra-base --reps 9 \
 //     --out bench/results/int8-pays               (writes int8-pays.json and int8-pays.md)
 //   node bench/int8_pays.mjs --report-only bench/results/int8-pays.json   (rewrites the .md; several
-//     .json files: one table over all their runs, each row naming its run)
+//     .json files, or one holding { runs: [...] }: one table over all their runs, each row naming its run)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +44,7 @@ function report(results) {
     '',
   ];
   for (const r of results) {
-    lines.push(`Run ${r.date} (${r.machine.cpu}, ${r.machine.nproc} CPUs, flags ${r.machine.kernelFlags.join(' ')}; ${r.threads} threads; ${r.reps} repetitions; load average at the end ${r.machine.loadavg.map((x) => x.toFixed(1)).join(' ')}):`, '');
+    lines.push(`Run ${r.date.slice(0, 16)} (${r.machine.cpu}, ${r.machine.nproc} CPUs, flags ${r.machine.kernelFlags.join(' ')}; ${r.threads} threads; ${r.reps} repetitions; load average at the end ${r.machine.loadavg.map((x) => x.toFixed(1)).join(' ')}):`, '');
     lines.push('```sh', `nice -n 10 node ${r.command.replace(/^\S*bench\/int8_pays\.mjs/, 'bench/int8_pays.mjs')}`, '```', '');
   }
   lines.push('| model | layers | hidden | FFN | int8 / fp32 (median) | min | max | run |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
@@ -54,11 +54,16 @@ function report(results) {
     }
   }
   lines.push('', `int8 file: ${results[0].rows[0]?.int8Method ?? 'n/a'} (all MatMul groups int8: convert's mixed-precision files keep up to a quarter fp32 and gain less).`, '');
+  lines.push('What the figures mean, the quiet-machine figures beside them and the rule precision \'auto\' takes from them: [docs/int8.md](../../docs/int8.md#when-int8-pays).', '');
   return lines.join('\n');
 }
 
 if (values['report-only']) {
-  const results = values['report-only'].map((path) => JSON.parse(readFileSync(path, 'utf8')));
+  // A file holds one run, or several as { runs: [...] } (bench/results/int8-pays.json).
+  const results = values['report-only'].flatMap((path) => {
+    const saved = JSON.parse(readFileSync(path, 'utf8'));
+    return saved.runs ?? [saved];
+  });
   const out = values.out ?? values['report-only'][0].replace(/\.json$/, '');
   writeFileSync(`${out}.md`, report(results));
   console.log(`wrote ${out}.md`);
