@@ -36,7 +36,7 @@ function report(results) {
   const lines = [
     '# When int8 pays: crossrank int8 against crossrank fp32',
     '',
-    'Written by `bench/int8_pays.mjs`. Rerank 1 query x ' + results[0].docs + ' MS MARCO-like passages, the fp32 and int8',
+    'Written by `bench/int8_pays.mjs`. Rerank 1 query x N MS MARCO-like passages (N per run below), the fp32 and int8',
     'files of each seed model shape (random weights, `bench/models.py`) loaded side by side and timed',
     'interleaved (fp32 then int8, then int8 then fp32, ...), so the machine\'s other load falls on both.',
     'The ratio is int8 docs/s over fp32 docs/s: the median of the per-repetition ratios (min, max).',
@@ -44,7 +44,7 @@ function report(results) {
     '',
   ];
   for (const r of results) {
-    lines.push(`Run ${r.date.slice(0, 16)} (${r.machine.cpu}, ${r.machine.nproc} CPUs, flags ${r.machine.kernelFlags.join(' ')}; ${r.threads} threads; ${r.reps} repetitions; load average at the end ${r.machine.loadavg.map((x) => x.toFixed(1)).join(' ')}):`, '');
+    lines.push(`Run ${r.date.slice(0, 16)} (${r.machine.cpu}, ${r.machine.nproc} CPUs, flags ${r.machine.kernelFlags.join(' ')}; ${r.threads} threads; 1 query x ${r.docs} passages; ${r.reps} repetitions; load average at the end ${r.machine.loadavg.map((x) => x.toFixed(1)).join(' ')}):`, '');
     lines.push('```sh', `nice -n 10 node ${r.command.replace(/^\S*bench\/int8_pays\.mjs/, 'bench/int8_pays.mjs')}`, '```', '');
   }
   lines.push('| model | layers | hidden | FFN | int8 / fp32 (median) | min | max | run |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
