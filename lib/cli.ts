@@ -19,20 +19,21 @@ import { parseArgs } from 'node:util';
 
 import { Presets, SingleBar } from 'cli-progress';
 
-import { CrossEncoder, type LoadOptions, type Precision } from './cross-encoder.js';
+import { CrossEncoder, type LoadOptions, type PrecisionOption } from './cross-encoder.js';
 import type { DownloadProgress } from './hub/resolve.js';
 import { intFlag, isUsageError, withFlagNames } from './cli-errors.js';
 import { CrossrankError } from './errors.js';
-import { resolveHubModel } from './hub/resolve.js';
+import { type HubModel, resolveHubModel } from './hub/resolve.js';
+import { type PrecisionChoice, autoDevice, resolveHubAuto } from './hub/precision.js';
 import { parseModelRef } from './hub/settings.js';
 import { evaluate } from './eval/evaluate.js';
-import { ownVersion, packageRoot } from './native.js';
+import { cudaProviderPath, ownVersion, packageRoot } from './native.js';
 
 const USAGE = `usage:
   crossrank rerank  --model DIR|ID --query TEXT [--top-k N] [--device cpu|auto] [--instruction TEXT] DOC [DOC ...]
     --instruction: LLM rerankers' instruction (default: the model's own; '' for none)
   crossrank info    --model DIR|ID
-  crossrank download --model ID [--revision REV] [--precision fp32|fp16|int8|q4] [--device cpu|cuda|auto]
+  crossrank download --model ID [--revision REV] [--precision fp32|fp16|int8|q4|auto] [--device cpu|cuda|auto]
     downloads the files \`serve --model ID\` with the same --precision/--device loads into the HF cache, and
     prints {repo, revision, commit, dir, file, downloaded} as JSON (a Kubernetes init step; see docs/deploy.md)
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
@@ -44,7 +45,8 @@ const USAGE = `usage:
                      cmake-js node-addon-api com.github.asus4.onnxruntime or ONNXRUNTIME_ROOT)
   crossrank --version
 --model: a model folder, or a Hugging Face hub id such as cross-encoder/ms-marco-MiniLM-L6-v2
-  (org/name@REV or --revision REV for a branch, tag or commit; --precision fp32|fp16|int8|q4 picks the ONNX file).
+  (org/name@REV or --revision REV for a branch, tag or commit; --precision fp32|fp16|int8|q4|auto picks the ONNX file,
+  auto: the fastest file \`crossrank convert\` checked for this CPU or GPU, else fp32; info says why).
   Hub models download once into the Hugging Face cache (HF_HUB_CACHE, HF_HOME); HF_TOKEN for gated or
   private repos, HF_ENDPOINT for a mirror, HF_HUB_OFFLINE=1 to use only the cache.`;
 
@@ -176,7 +178,7 @@ async function runCommand(command: string | undefined, rest: string[]): Promise<
   const device = (values.device ?? 'cpu') as 'cpu' | 'auto' | 'cuda';
   const loadOptions: LoadOptions = { device, onProgress: downloadBar() };
   if (values.revision !== undefined) loadOptions.revision = values.revision;
-  if (values.precision !== undefined) loadOptions.precision = values.precision as Precision;
+  if (values.precision !== undefined) loadOptions.precision = values.precision as PrecisionOption;
 
   if (command === 'convert') {
     if (!values.out) {
@@ -266,11 +268,19 @@ async function runCommand(command: string | undefined, rest: string[]): Promise<
     const ref = parseModelRef(values.model, values.revision);
     if (!('hub' in ref)) throw new CrossrankError('INVALID_ARGUMENT', `download takes a hub id (org/name), received the folder ${JSON.stringify(values.model)}`);
     if (!['cpu', 'cuda', 'auto'].includes(device)) throw new CrossrankError('INVALID_ARGUMENT', `--device must be cpu, cuda or auto, received ${JSON.stringify(device)}`);
-    if (values.precision !== undefined && !['fp32', 'fp16', 'int8', 'q4'].includes(values.precision)) {
-      throw new CrossrankError('INVALID_ARGUMENT', `--precision must be fp32, fp16, int8 or q4, received ${JSON.stringify(values.precision)}`);
+    if (values.precision !== undefined && !['fp32', 'fp16', 'int8', 'q4', 'auto'].includes(values.precision)) {
+      throw new CrossrankError('INVALID_ARGUMENT', `--precision must be fp32, fp16, int8, q4 or auto, received ${JSON.stringify(values.precision)}`);
     }
-    const hub = await resolveHubModel(ref.hub, { device, ...(loadOptions.precision ? { precision: loadOptions.precision } : {}), ...(loadOptions.onProgress ? { onProgress: loadOptions.onProgress } : {}) });
-    console.log(JSON.stringify({ repo: hub.repo, revision: hub.revision, commit: hub.commit, dir: hub.dir, file: hub.file, downloaded: hub.downloaded, source: hub.source }));
+    const progress = loadOptions.onProgress ? { onProgress: loadOptions.onProgress } : {};
+    let hub: HubModel;
+    let precisionChoice: PrecisionChoice | undefined;
+    if (loadOptions.precision === 'auto') {
+      // The same decision as CrossEncoder.load's, so serve --precision auto finds its file cached.
+      ({ hub, choice: precisionChoice } = await resolveHubAuto(ref.hub, autoDevice(device, device === 'auto' && cudaProviderPath() !== ''), { device, ...progress }));
+    } else {
+      hub = await resolveHubModel(ref.hub, { device, ...(loadOptions.precision ? { precision: loadOptions.precision } : {}), ...progress });
+    }
+    console.log(JSON.stringify({ repo: hub.repo, revision: hub.revision, commit: hub.commit, dir: hub.dir, file: hub.file, downloaded: hub.downloaded, source: hub.source, ...(precisionChoice ? { precisionChoice } : {}) }));
     return 0;
   }
 

@@ -5,8 +5,9 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { type ChunkInfo, type ChunkingOptions, documentRoom, planWindows, readChunking } from './chunking.js';
 import { CrossrankError, fromNative } from './errors.js';
 import { type DownloadProgress, type HubModel, resolveHubModel } from './hub/resolve.js';
+import { type PrecisionChoice, type PrecisionOption, autoDevice, decideFolderPrecision, explicitChoice, resolveHubAuto } from './hub/precision.js';
 import { parseModelRef } from './hub/settings.js';
-import { type Activation, readModelFolder } from './model/folder.js';
+import { type Activation, folderFiles, readModelFolder } from './model/folder.js';
 import { addonSource, cudaProviderPath, describeAddon, native } from './native.js';
 import type { ModelStats, NativeModel } from './types.js';
 import { batchDependence, onnxMetadata } from './model/onnx-graph.js';
@@ -31,7 +32,7 @@ import {
 
 /** Where a model runs: the CPU, a CUDA GPU, or CUDA when usable and else the CPU ('auto'). */
 export type Device = 'cpu' | 'cuda' | 'auto';
-export type { Activation, ChunkInfo, ChunkingOptions };
+export type { Activation, ChunkInfo, ChunkingOptions, PrecisionChoice, PrecisionOption };
 
 /**
  * Which ONNX file to load by its numeric format: fp32 (the reference), fp16 (for GPUs), int8
@@ -54,9 +55,12 @@ export interface LoadOptions {
    * Which ONNX file of the folder or hub repo, by precision and device, in the hub's names
    * (the table in lib/hub/choose.ts): fp32 model.onnx (default), fp16 model_fp16.onnx or on CUDA
    * model_O4.onnx, int8 the qint8/quint8 file for this CPU's instruction sets, else
-   * model_quantized.onnx. modelFile wins over it.
+   * model_quantized.onnx. 'auto': int8 on a CPU, fp16 on CUDA, only where `crossrank convert`
+   * checked that file at its default bounds and (int8) the CPU and model shape were measured to
+   * gain from it; else fp32 (docs/int8.md "precision 'auto'"). info.precisionChoice says which
+   * and why. modelFile wins over it.
    */
-  precision?: Precision;
+  precision?: PrecisionOption;
   /** ONNX Runtime intra-op threads; 0 or undefined: one per physical core. */
   threads?: number;
   /** Threads that tokenize a call's pairs; 0 or undefined: cores, at most 8. */
@@ -247,6 +251,12 @@ export interface ModelInfo {
   /** Batches in flight at once (options.concurrentRuns, or the device's default). */
   concurrentRuns: number;
   /**
+   * How the file's precision was decided: what options.precision asked for ('fp32' when not
+   * given), the precision loaded, and why (for 'auto': the condition that decided). Absent when
+   * options.modelFile named the file.
+   */
+  precisionChoice?: PrecisionChoice;
+  /**
    * True when a pair's score can depend on the other pairs in its batch: the graph quantizes
    * activations dynamically (int8 files from onnxruntime.quantization.quantize_dynamic, the hub's
    * model_qint8_*.onnx / model_quantized.onnx), so each batch gets its own activation scales.
@@ -293,7 +303,7 @@ const ACTIVATIONS: readonly Activation[] = ['sigmoid', 'identity', 'softmax', 't
 const int = (name: string, option: IntOption, value: unknown): number | undefined =>
   optionalInt(name, value, range(option).min, range(option).max);
 const DEVICES: readonly Device[] = ['cpu', 'cuda', 'auto'];
-const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'q4'];
+const PRECISIONS: readonly PrecisionOption[] = ['fp32', 'fp16', 'int8', 'q4', 'auto'];
 // Per-call defaults by device. On a CPU, batches of about 2,048 tokens keep activations in cache
 // (measured in bench/TUNING.md: minilm-l6 81 -> 119 pairs/s against a fixed 32 rows); a GPU wants
 // large batches to fill it.
@@ -345,7 +355,7 @@ export class CrossEncoder {
     checkKeys('options', o, LOAD_KEYS);
     const device = optionalEnum('options.device', o.device, DEVICES) ?? 'cpu';
     const deviceId = int('options.deviceId', 'deviceId', o.deviceId) ?? 0;
-    const precision = optionalEnum('options.precision', o.precision, PRECISIONS);
+    const precisionOption = optionalEnum('options.precision', o.precision, PRECISIONS);
     const threads = int('options.threads', 'intraOpThreads', o.threads) ?? 0;
     const tokenizerThreads = int('options.tokenizerThreads', 'tokenizerThreads', o.tokenizerThreads) ?? 0;
     const concurrentRuns = int('options.concurrentRuns', 'concurrentRuns', o.concurrentRuns) ?? 0;
@@ -365,10 +375,28 @@ export class CrossEncoder {
     // A hub repo's paths are checked against its snapshot folder by lib/hub.
     if (modelFile !== undefined && 'folder' in ref) checkInsideFolder(ref.folder, modelFile);
     let hub: HubModel | undefined;
-    if ('hub' in ref) hub = await resolveHubModel(ref.hub, { precision, device, modelFile, onProgress });
+    let precisionChoice: PrecisionChoice | undefined;
+    let precision = precisionOption === 'auto' ? undefined : precisionOption;
+    let file = modelFile;
+    if (precisionOption === 'auto' && modelFile === undefined) {
+      const ruleDevice = autoDevice(device, device === 'auto' && cudaProviderPath() !== '');
+      if ('hub' in ref) {
+        ({ hub, choice: precisionChoice } = await resolveHubAuto(ref.hub, ruleDevice, { device, onProgress }));
+      } else {
+        const decision = await decideFolderPrecision(resolve(ref.folder), folderFiles(resolve(ref.folder)), ruleDevice);
+        precisionChoice = { requested: 'auto', chosen: decision.chosen, reason: decision.reason };
+        file = decision.file;
+      }
+      precision = precisionChoice.chosen;
+    } else if ('hub' in ref) {
+      hub = await resolveHubModel(ref.hub, { precision, device, modelFile, onProgress });
+    }
     const folder = hub
       ? await readModelFolder(hub.dir, hub.file, precision, device)
-      : await readModelFolder(dir, modelFile, precision, device);
+      : await readModelFolder(dir, file, precision, device);
+    if (modelFile === undefined && precisionChoice === undefined) {
+      precisionChoice = explicitChoice(precision, relative(folder.dir, folder.modelPath).split(sep).join('/'));
+    }
     if (folder.activation instanceof CrossrankError && activationOption === undefined) throw folder.activation;
     const folderActivation = folder.activation instanceof CrossrankError ? undefined : folder.activation;
     if (maxLengthOption !== undefined && maxLengthOption > folder.positionLimit) {
@@ -463,6 +491,7 @@ export class CrossEncoder {
       providers: n.providers,
       inputMemory: nativeModel.inputMemory ?? 'cpu',
       concurrentRuns: n.concurrentRuns,
+      ...(precisionChoice ? { precisionChoice } : {}),
       batchDependent: dependence.batchDependent,
       batchDependentReason: dependence.reason,
       onnxruntimeVersion: binding.versions.onnxruntime,
@@ -505,6 +534,7 @@ export class CrossEncoder {
       inputs: [...this.#info.inputs],
       labels: this.#info.labels && [...this.#info.labels],
       hub: this.#info.hub && { ...this.#info.hub },
+      ...(this.#info.precisionChoice ? { precisionChoice: { ...this.#info.precisionChoice } } : {}),
       llm: this.#info.llm && { ...this.#info.llm, suffixIds: [...this.#info.llm.suffixIds] },
     };
   }

@@ -19,6 +19,8 @@ export type {
   LogLevel,
   ModelInfo,
   Precision,
+  PrecisionChoice,
+  PrecisionOption,
   PredictOptions,
   RerankOptions,
   RerankResult,
@@ -38,3 +40,5 @@ export { hubSettings, parseModelRef } from './hub/settings.js';
 export type { HubRef, HubSettings } from './hub/settings.js';
 export { chooseModelFile, cpuFeatures, modelFileCandidates } from './hub/choose.js';
 export type { CpuFeatures, FileDevice, FilePrecision } from './hub/choose.js';
+export { INT8_PAYS, choosePrecision } from './hub/precision.js';
+export type { ModelShape, PrecisionDecision, PrecisionInputs } from './hub/precision.js';

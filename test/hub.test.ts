@@ -24,7 +24,7 @@ import { promisify } from 'node:util';
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { CrossEncoder, CrossrankError, chooseModelFile, cpuFeatures, hubSettings, parseModelRef, resolveHubModel } from '../lib/index.js';
+import { CrossEncoder, CrossrankError, chooseModelFile, choosePrecision, cpuFeatures, hubSettings, parseModelRef, resolveHubModel } from '../lib/index.js';
 import type { DownloadProgress } from '../lib/index.js';
 import { FIXTURES, PYTHON, maxAbsDiff, modelDir } from './helpers.js';
 import { HubEmulator } from './hub-emulator.js';
@@ -336,6 +336,43 @@ describe('file choice', () => {
     const tjs = await scores('Xenova/tiny-ce', { precision: 'fp16' });
     expect(tjs.info.hub?.file).toBe('onnx/model_fp16.onnx');
     expect(maxAbsDiff(tjs.scores, reference)).toBe(0);
+  });
+
+  it("precision 'auto': the hub's unchecked int8 files give fp32 (not downloaded); a repo crossrank convert made is read by its record", async () => {
+    const plain = await scores('cross-encoder/tiny-ce', { precision: 'auto' });
+    expect(plain.info.hub?.file).toBe('onnx/model.onnx');
+    expect(plain.info.precisionChoice).toMatchObject({ requested: 'auto', chosen: 'fp32', reason: expect.stringMatching(/no crossrank_convert\.json/) });
+    expect(readdirSync(join(cache, 'models--cross-encoder--tiny-ce', 'snapshots', commit, 'onnx'))).toEqual(['model.onnx']);
+
+    // A converted folder uploaded as is: its record passed at the default bounds, and config.json
+    // claims a MiniLM-L6 shape (the graph stays bert-tiny's; the rule reads the shape from config.json).
+    const record = {
+      parity_pairs: 512,
+      outputs: {
+        int8: { passed: true, file: 'onnx/model_quantized.onnx', spearman_min: 0.995, top10_min: 0.9, batch_dependence: 0, bounds: { spearman_min: 0.99, top10_min: 0.9, batch_dependence: 1e-5 } },
+      },
+    };
+    const config = { ...JSON.parse(bert('config.json').toString()), hidden_size: 384, num_hidden_layers: 6 };
+    const converted = hub.addRepo('org/converted', {
+      'config.json': JSON.stringify(config),
+      'tokenizer.json': bert('tokenizer.json'),
+      'tokenizer_config.json': bert('tokenizer_config.json'),
+      'crossrank_convert.json': JSON.stringify(record),
+      'onnx/model.onnx': bert('model.onnx'),
+      'onnx/model_quantized.onnx': bert('model.onnx'),
+    });
+    hub.clearLog();
+    const expected = choosePrecision({ files: ['config.json', 'crossrank_convert.json', 'onnx/model.onnx', 'onnx/model_quantized.onnx'], record, shape: { hiddenSize: 384, layers: 6 }, device: 'cpu', cpu: cpuFeatures() });
+    const auto = await scores('org/converted', { precision: 'auto' });
+    expect(auto.info.precisionChoice).toEqual({ requested: 'auto', chosen: expected.chosen, reason: expected.reason });
+    expect(auto.info.hub?.file).toBe(expected.chosen === 'int8' ? 'onnx/model_quantized.onnx' : 'onnx/model.onnx');
+    expect(readdirSync(join(cache, 'models--org--converted', 'snapshots', converted))).toContain('crossrank_convert.json');
+    expect(maxAbsDiff(auto.scores, reference)).toBe(0);
+    // Offline, the same choice from the cache alone.
+    process.env.HF_HUB_OFFLINE = '1';
+    const offline = await scores('org/converted', { precision: 'auto' });
+    expect(offline.info.precisionChoice).toEqual(auto.info.precisionChoice);
+    expect(offline.info.hub?.source).toBe('cache');
   });
 
   it('a repo with no ONNX file is MODEL_NOT_FOUND telling to run crossrank convert', async () => {

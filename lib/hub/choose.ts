@@ -16,6 +16,8 @@ export interface CpuFeatures {
   arm64: boolean;
   /** AVX-512 VNNI (the avx512_vnni flag): model_qint8_avx512_vnni.onnx. */
   avx512vnni: boolean;
+  /** AVX-VNNI (the avx_vnni flag: VNNI in 256-bit VEX form; ONNX Runtime's integer MatMuls use it). Read by precision 'auto' (lib/hub/precision.ts); absent counts as false. */
+  avxvnni?: boolean;
   /** AVX-512 F and BW: model_qint8_avx512.onnx. */
   avx512: boolean;
   /** AVX2: model_quint8_avx2.onnx. */
@@ -26,7 +28,7 @@ let cpuCache: CpuFeatures | undefined;
 
 /**
  * This CPU's instruction sets: arm64 from process.arch, AVX2 / AVX-512 (F and BW, what
- * ONNX Runtime's avx512 int8 kernels use) / AVX-512 VNNI from the flags line of /proc/cpuinfo.
+ * ONNX Runtime's avx512 int8 kernels use) / AVX-512 VNNI / AVX-VNNI from the flags line of /proc/cpuinfo.
  * No /proc/cpuinfo (not Linux): no x86 extension is assumed, so int8 falls back to the generic file.
  */
 export function cpuFeatures(): CpuFeatures {
@@ -44,6 +46,7 @@ export function cpuFeatures(): CpuFeatures {
   cpuCache = {
     arm64: process.arch === 'arm64',
     avx512vnni: avx512 && flags.has('avx512_vnni'),
+    avxvnni: flags.has('avx_vnni'),
     avx512,
     avx2: flags.has('avx2'),
   };

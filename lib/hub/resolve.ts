@@ -39,6 +39,7 @@ export const SIDE_FILES = [
   'chat_template.jinja', // LLM rerankers' prompt (transformers 5 saves the template here)
   'sentence_bert_config.json', // LLM rerankers: the Transformer module's message format and max_seq_length
   '1_LogitScore/config.json', // LLM rerankers: the true/false token ids, where sentence-transformers saves them
+  'crossrank_convert.json', // a folder crossrank convert made: what precision 'auto' reads (lib/hub/precision.ts)
 ] as const;
 
 /** Download progress, reported as bytes arrive. Totals cover only files not already cached. */
@@ -87,6 +88,8 @@ export interface HubModel {
   dir: string;
   /** The chosen ONNX file, relative to dir. */
   file: string;
+  /** Every file of the revision (repo paths), downloaded or not: what precision 'auto' chooses among. */
+  files: string[];
   /** Repo paths downloaded by this load (empty when all were cached). */
   downloaded: string[];
   /** 'hub': the revision was checked with the hub; 'cache': offline, or the hub was unreachable and the cache had the revision. */
@@ -217,7 +220,7 @@ async function fromCache(ref: HubRef, settings: HubSettings, options: ResolveOpt
   if (missing.length > 0) {
     throw new CrossrankError('HUB_OFFLINE', `the cached ${ref.repo}@${ref.revision} lacks ${missing.join(', ')}; ${hint}`);
   }
-  return { repo: ref.repo, revision: ref.revision, commit, dir, file, downloaded: [], source: 'cache' };
+  return { repo: ref.repo, revision: ref.revision, commit, dir, file, files, downloaded: [], source: 'cache' };
 }
 
 // One download per blob at a time in this process: concurrent loads of a model share it.
@@ -326,7 +329,7 @@ export async function resolveHubModel(ref: HubRef, options: ResolveOptions = {})
     }
   }
   await writeRef(storage, ref.revision, commit);
-  return { repo: ref.repo, revision: ref.revision, commit, dir, file, downloaded: missing, source: 'hub' };
+  return { repo: ref.repo, revision: ref.revision, commit, dir, file, files, downloaded: missing, source: 'hub' };
 }
 
 /**

@@ -93,7 +93,7 @@ function tokenName(value: unknown): string | undefined {
 }
 
 /** Files of a model folder as chooseModelFile takes them: the root's and those one folder down (onnx/), with '/'. */
-function folderFiles(dir: string): string[] {
+export function folderFiles(dir: string): string[] {
   const files: string[] = [];
   let entries: Dirent[] = [];
   try {

@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 
-import { CrossEncoder, type Device, type LoadOptions, type Precision } from '../cross-encoder.js';
+import { CrossEncoder, type Device, type LoadOptions, type PrecisionOption } from '../cross-encoder.js';
 import { CrossrankError } from '../errors.js';
 import { createServer, type ServedModel } from './server.js';
 
@@ -31,7 +31,7 @@ export const SERVE_USAGE = `usage: crossrank serve --model ID|DIR [--model [NAME
   --count-tokens             count tokens of every request (x-compute-tokens header)
   --strict-model             answer 404 to a "model" that is not served instead of using the default
   --instruction TEXT         LLM rerankers: the instruction when a request sends none (default: the model's own)
-  --device cpu|cuda|auto     (cpu)   --precision fp32|fp16|int8|q4   --revision REV   --threads N
+  --device cpu|cuda|auto     (cpu)   --precision fp32|fp16|int8|q4|auto (fp32)   --revision REV   --threads N
   --log-level LEVEL          fatal|error|warn|info|debug (info); logs are JSON lines on stdout
 Probes: GET /live answers 200 while the process runs (liveness); GET /ready (state only) and
 GET /health (TEI's, one model pass) answer 503 while models load and from the first SIGTERM on
@@ -115,7 +115,7 @@ export interface ServeConfig {
   /** --device [cpu]. */
   device: Device;
   /** --precision: which ONNX file (LoadOptions.precision). */
-  precision: Precision | undefined;
+  precision: PrecisionOption | undefined;
   /** --revision: the hub branch, tag or commit of every hub model. */
   revision: string | undefined;
   /** --threads: ONNX Runtime intra-op threads per model (0: one per physical core). */
@@ -166,8 +166,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   });
   const device = (get('device') ?? 'cpu') as Device;
   if (!['cpu', 'cuda', 'auto'].includes(device)) throw bad('device', 'cpu, cuda or auto', device);
-  const precision = get('precision') as Precision | undefined;
-  if (precision !== undefined && !['fp32', 'fp16', 'int8', 'q4'].includes(precision)) throw bad('precision', 'fp32, fp16, int8 or q4', precision);
+  const precision = get('precision') as PrecisionOption | undefined;
+  if (precision !== undefined && !['fp32', 'fp16', 'int8', 'q4', 'auto'].includes(precision)) throw bad('precision', 'fp32, fp16, int8, q4 or auto', precision);
   return {
     models,
     defaultModel: get('default-model'),
@@ -274,7 +274,7 @@ export async function serveMain(argv: string[]): Promise<number> {
       address,
       models: served.map((m) => {
         const i = m.model.info;
-        return { name: m.name, source: i.hub ? `${i.hub.repo}@${i.hub.commit}` : i.dir, file: i.hub?.file ?? i.modelPath, device: i.device, providers: i.providers, maxLength: i.maxLength, labels: i.numLabels };
+        return { name: m.name, source: i.hub ? `${i.hub.repo}@${i.hub.commit}` : i.dir, file: i.hub?.file ?? i.modelPath, precision: i.precisionChoice, device: i.device, providers: i.providers, maxLength: i.maxLength, labels: i.numLabels };
       }),
       default: config.defaultModel ?? served[0]?.name,
       limits: {
