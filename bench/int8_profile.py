@@ -102,6 +102,8 @@ def llm_feeds(folder: Path) -> list[dict]:
 
 # Where an LLM score-graph node belongs, by the exporter's node names (/body/layers.N/self_attn/...).
 def llm_role(node: str, op: str) -> str:
+    if node.startswith("crossrank_q/"):  # lib/python/quantize.py's nodes: int8 products and row quantization
+        return "int8 projections and MLP (MatMulIntegerToFloat, row scales, smoothing)"
     if "rotary" in node or op in ("RotaryEmbedding",):
         return "rotary (cos/sin, rotate_half)"
     if "norm" in node or op in ("SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization"):
