@@ -98,6 +98,12 @@ def time_crossrank(folder: Path, precision: str, query: str, docs: list[str], th
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+def int8_method(folder: Path) -> str:
+    """How convert made the int8 file (crossrank_convert.json), for the table's row name."""
+    method = json.loads((folder / "crossrank_convert.json").read_text())["int8_quantization"]["method"]
+    return "per-token int8, SmoothQuant" if method.startswith("per-token") else method
+
+
 def quality(ref: list[float], got: list[float]) -> dict:
     import numpy as np
 
@@ -144,14 +150,15 @@ def main() -> int:
     for precision in ("fp32", "int8"):
         r = time_crossrank(out, precision, query, docs, args.threads, args.reps)
         results[precision] = r
-        rows[f"crossrank {precision}" + (" (weight-only MatMulNBits 8-bit)" if precision == "int8" else "")] = {"times": r["times"]}
+        rows[f"crossrank {precision}" + (f" ({int8_method(out)})" if precision == "int8" else "")] = {"times": r["times"]}
     st_ms = statistics.median(st_times) * 1000
     lines = [
         "# LLM reranker speed: Qwen3-Reranker-0.6B shapes, random weights, 1 x 20 rerank",
         "",
         f"Command: `.venv/bin/python bench/llm.py --threads {args.threads} --reps {args.reps}` (after `npx tsup`)",
         f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-        "Measured under shared load (other engineers' jobs on the same 2 cores): ratios, not absolute times, carry.",
+        f"Measured under shared load (other engineers' jobs on the same 2 cores; load average {os.getloadavg()[0]:.1f} at the end): "
+        "ratios, not absolute times, carry.",
         f"Pairs: 1 query x 20 passages, prompt lengths {results['fp32']['tokens']} tokens (mean "
         f"{statistics.mean(results['fp32']['tokens']):.0f}); threads {args.threads} for every system; median of {args.reps} after a warm-up.",
         "",

@@ -413,7 +413,7 @@ function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describe('crossrank convert exports each LLM fixture', () => {
-  it('fp32, fp16 and weight-only int8 pass; the fp32 graph equals the goldens; int8 (MatMulNBits) loads and ranks alike', async () => {
+  it('fp32, fp16 and int8 (per-token, else weight-only MatMulNBits) pass; the fp32 graph equals the goldens; int8 loads and ranks alike', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'crossrank-llm-convert-'));
     const script = `
 import json, sys
@@ -438,6 +438,7 @@ print(json.dumps(codes))
       const out = join(dir, 'out', name);
       const report = JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8'));
       expect(report.kind).toBe(KINDS[name]);
+      expect(report.int8_quantization.method).toMatch(/^(per-token|weight-only int8 MatMulNBits)/);
       for (const variant of ['fp32', 'fp16', 'int8']) expect(report.outputs[variant].passed, `${name} ${variant}`).toBe(true);
       const g = llmGolden(name);
       const model = await CrossEncoder.load(out);

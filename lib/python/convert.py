@@ -13,7 +13,9 @@ Writes OUT_DIR/ with the folder's config and tokenizer files and
                                activations (lib/python/quantize.py), so a pair's score does not depend
                                on the pairs batched with it; where the all-int8 file misses its
                                bounds, the MatMul groups whose int8 moves the logits most are kept
-                               fp32, a few at a time (mixed precision), until it passes
+                               fp32, a few at a time (mixed precision), until it passes.
+                               LLM rerankers: per-token int8 (SmoothQuant), else weight-only
+                               MatMulNBits 8-bit when per-token misses its bounds
     crossrank_convert.json     what was checked and measured
 Every output is made in a temporary folder inside OUT_DIR, run with ONNX Runtime on a parity set
 of realistic English pairs (Python's own reference documentation) tokenized by the folder's
@@ -696,23 +698,91 @@ def convert_llm(args, src: Path, out: Path, stage: Path, kind: str) -> int:
             onnx.save(convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True), str(path))
         variant("fp16", "onnx/model_fp16.onnx", fp16)
     if not args.no_int8:
-        def int8(path: Path) -> None:
-            # Weight-only int8 (MatMulNBits, bits 8, symmetric, blocks of 32): activations stay fp32,
-            # so a pair's score does not depend on its batch.
-            import logging
-
-            from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-
-            for name in ("onnxruntime.quantization", "onnxruntime.quantization.matmul_nbits_quantizer"):
-                logging.getLogger(name).setLevel(logging.WARNING)
-
-            quant = MatMulNBitsQuantizer(onnx.load(str(fp32)), bits=8, block_size=32, is_symmetric=True)
-            quant.process()
-            quant.model.save_model_to_file(str(path), use_external_data_format=False)
-            report["int8_quantization"] = {"method": "weight-only int8 MatMulNBits (bits 8, block 32, symmetric)"}
-        variant("int8", "onnx/model_quantized.onnx", int8)
+        llm_int8(fp32, stage, tokenizer, tok, pad, report, check, place, refused)
 
     return finish(out, report, refused)
+
+
+# Calibration pairs for an LLM's per-token int8 (SmoothQuant factors): fewer than an encoder's 256,
+# each is a 0.6B+ forward pass; rows sampled per MatMul group for the alpha search likewise.
+LLM_CALIBRATION_PAIRS = 16
+LLM_CALIBRATION_ROWS = 256
+
+
+def llm_int8(fp32: Path, stage: Path, tokenizer, tok, pad: int, report: dict, check, place, refused: list) -> None:
+    """onnx/model_quantized.onnx for an LLM score graph: per-token int8 first (lib/python/quantize.py:
+    per-row int8 activations, per-channel int8 weights, SmoothQuant factors from calibration pairs
+    rendered by the chat template; MatMulIntegerToFloat, VNNI): measured interleaved on
+    Qwen3-Reranker-0.6B's widths it ran 1.57x fp32, where weight-only MatMulNBits (the previous
+    int8) ran 0.69x and MatMulNBits with int8 compute (accuracy_level 4) 0.85x
+    (bench/results/llm-profile.md). If it misses its bounds, weight-only int8 (MatMulNBits, bits 8,
+    symmetric, blocks of 32, fp32 activations) is tried instead. Both are batch-independent.
+    No mixed-precision search here (each group's sensitivity would be one 0.6B+ forward pass per
+    MatMul group)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import logging
+
+    import numpy as np
+    import onnx
+
+    rel = "onnx/model_quantized.onnx"
+    path = stage / rel
+    attempts: list = []
+    report["int8_quantization"] = {"attempts": attempts}
+
+    def per_token() -> dict:
+        from quantize import calibrate, quantize_per_token, weight_matmuls
+
+        texts = render_pairs(tokenizer, calibration_set(LLM_CALIBRATION_PAIRS))
+        rows = [e.ids for e in tok.encode_batch(texts, add_special_tokens=False)]
+        feeds = []
+        for i in range(0, len(rows), 8):
+            chunk = rows[i:i + 8]
+            width = max(len(r) for r in chunk)
+            x = np.full((len(chunk), width), pad, dtype=np.int64)
+            m = np.zeros((len(chunk), width), dtype=np.int64)
+            for j, r in enumerate(chunk):
+                x[j, :len(r)], m[j, :len(r)] = r, 1
+            feeds.append({"input_ids": x, "attention_mask": m})
+        graph = onnx.load(str(fp32), load_external_data=False)
+        inits = {t.name: t for t in graph.graph.initializer}
+        # The score head (a few output columns, one row per pair) costs nothing: it stays fp32.
+        head = [n.name for n in graph.graph.node if n.op_type == "MatMul" and n.input[1] in inits
+                and len(inits[n.input[1]].dims) == 2 and inits[n.input[1]].dims[1] <= 16]
+        groups = weight_matmuls(graph, head)
+        stats = calibrate(fp32, feeds, list(groups), rows=LLM_CALIBRATION_ROWS)
+        made = quantize_per_token(fp32, path, stats=stats, exclude=head)
+        return {"method": "per-token dynamic int8 activations (symmetric), per-channel int8 weights, SmoothQuant "
+                          f"({LLM_CALIBRATION_PAIRS} calibration pairs); the score head fp32",
+                "matmuls": made["matmuls"], "kept_fp32": head,
+                "groups": [{k: g[k] for k in ("matmuls", "alpha", "calibration_error")} for g in made["groups"]]}
+
+    def weight_only() -> dict:
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+        for name in ("onnxruntime.quantization", "onnxruntime.quantization.matmul_nbits_quantizer"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        quant = MatMulNBitsQuantizer(onnx.load(str(fp32)), bits=8, block_size=32, is_symmetric=True)
+        quant.process()
+        quant.model.save_model_to_file(str(path), use_external_data_format=False)
+        return {"method": "weight-only int8 MatMulNBits (bits 8, block 32, symmetric)"}
+
+    for label, make in (("per-token", per_token), ("weight-only", weight_only)):
+        try:
+            made = make()
+            passed = check("int8", path)
+        except Exception as error:  # noqa: BLE001 - the next method is tried; fp32 stands either way
+            report["outputs"]["int8"] = {"passed": False, "error": f"{type(error).__name__}: {error}", "file": rel}
+            print(f"{'int8':10s} ({label}) could not be made: {type(error).__name__}: {error}", file=sys.stderr)
+            attempts.append({"method": label, "passed": False, "error": f"{type(error).__name__}: {error}"})
+            continue
+        attempts.append({"method": label, "passed": passed,
+                         "figures": {k: report["outputs"]["int8"].get(k) for k in MEASURES}})
+        if passed:
+            report["int8_quantization"].update(made)
+            place(rel)
+            return
+    refused.append("int8")
 
 
 def int8_keep_schedule(value: str) -> tuple[int, ...]:

@@ -68,14 +68,26 @@ def calibrate(fp32_path: Path, feeds, names, rows=2048, seed=0) -> dict:
     import onnx
     import onnxruntime as ort
 
-    model = onnx.load(str(fp32_path))
+    fp32_path = Path(fp32_path)
+    model = onnx.load(str(fp32_path), load_external_data=False)
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
     have = {o.name for o in model.graph.output}
     for n in names:
         if n not in have:
             model.graph.output.append(onnx.helper.make_empty_tensor_value_info(n))
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every named tensor
-    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    if external:
+        # An LLM's weights live in a file beside the graph (over protobuf's 2 GB): the graph with the
+        # extra outputs is written beside it, so that its references to that file resolve.
+        probe = fp32_path.with_name(fp32_path.stem + ".calibrate.onnx")
+        onnx.save(model, str(probe))
+        try:
+            sess = ort.InferenceSession(str(probe), so, providers=["CPUExecutionProvider"])
+        finally:
+            probe.unlink()
+    else:
+        sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
     inputs = {i.name for i in sess.get_inputs()}
     amax: dict = {}
     chunks: dict = {n: [] for n in names}
