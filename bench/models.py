@@ -8,7 +8,8 @@ onnx/model.onnx: fp32, exported with eager attention and passed through ONNX Run
 optimizer (fused Attention, SkipLayerNorm, BiasGelu: what `crossrank convert` makes), the one file
 crossrank, ONNX Runtime Python and transformers.js all run; plus onnx/model_quantized.onnx: the
 int8 file `crossrank convert` makes (lib/python/quantize.py: per-token int8 activations, per-channel
-int8 weights, calibrated on convert's calibration pairs), made from the plain export as convert does. Compute depends only on shapes, so these cost exactly what the real
+int8 weights, calibrated on convert's calibration pairs), made from the fused file as convert does
+(int8 Q/K/V projections feeding MultiHeadAttention). Compute depends only on shapes, so these cost exactly what the real
 models cost; their scores mean nothing.
 Also writes gemm.onnx: one large fp32 MatMul used to measure the machine's GEMM peak.
 Folders that already exist are kept (the cache is never committed).
@@ -106,11 +107,11 @@ def build(name: str, out: Path) -> None:
     print(f"{name}: written ({seed} shape)", file=sys.stderr)
 
 
-INT8_METHOD = "per-token (lib/python/quantize.py)"
+INT8_METHOD = "per-token, fused attention (lib/python/quantize.py)"
 
 
 def quantize(folder: Path) -> None:
-    """onnx/model_quantized.onnx as `crossrank convert` makes it: from the plain export, before fusion."""
+    """onnx/model_quantized.onnx as `crossrank convert` makes it: from the fused onnx/model.onnx."""
     from tokenizers import Tokenizer
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib" / "python"))
@@ -129,7 +130,6 @@ def fuse_and_quantize(onnx_dir: Path, config) -> None:
     from onnxruntime.transformers.optimizer import optimize_model
 
     plain = onnx_dir / "model.onnx"
-    quantize(onnx_dir.parent)
     fused = optimize_model(str(plain), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size)
     stats = {k: v for k, v in fused.get_fused_operator_statistics().items() if v}
     if not stats.get("Attention"):
@@ -139,6 +139,7 @@ def fuse_and_quantize(onnx_dir: Path, config) -> None:
         raise SystemExit(f"{onnx_dir}: attention was not fused ({stats}) by onnxruntime {onnxruntime.__version__}'s "
                          "transformer optimizer; onnxruntime >= 1.32 fuses it (pip install 'onnxruntime>=1.32')")
     fused.save_model_to_file(str(plain))
+    quantize(onnx_dir.parent)
 
 
 def build_gemm(out: Path, size: int = 2048) -> None:

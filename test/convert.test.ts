@@ -66,6 +66,13 @@ describe('crossrank convert', () => {
     const ops = await onnxOpTypes(join(out, 'onnx', 'model_quantized.onnx'));
     expect(ops.get('com.microsoft.MatMulIntegerToFloat')).toBeGreaterThan(0);
     expect([...ops.keys()].some((op) => /DynamicQuantize/.test(op))).toBe(false);
+    // Eager-attention export (issue 25): no per-layer IsNaN/Where mask ops as SDPA's trace had, and an
+    // attention onnxruntime.transformers fuses; the int8 file is made from that fused graph, its
+    // attention one MultiHeadAttention kernel per layer after int8 Q/K/V projections.
+    expect((await onnxOpTypes(join(out, 'onnx', 'model.onnx'))).get('IsNaN') ?? 0).toBe(0);
+    expect((await onnxOpTypes(join(out, 'onnx', 'model_optimized.onnx'))).get('com.microsoft.Attention')).toBeGreaterThan(0);
+    expect(report.int8_quantization.source).toBe('onnx/model_optimized.onnx');
+    expect(ops.get('com.microsoft.MultiHeadAttention')).toBeGreaterThan(0);
     // The staging folder is gone.
     expect(readdirSync(out).filter((f) => f.startsWith('.crossrank-convert-'))).toEqual([]);
 

@@ -300,7 +300,14 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
 
     (stage / "onnx").mkdir()
     config = AutoConfig.from_pretrained(src)
-    model = AutoModelForSequenceClassification.from_pretrained(src).eval()
+    # Eager attention: transformers' SDPA path traces into per-layer Where/IsNaN mask ops (13-17% of
+    # the time in ONNX Runtime, and ONNX Runtime's optimizer cannot fuse that attention); eager
+    # exports the additive mask once and the classic pattern onnxruntime.transformers fuses into
+    # Attention (docs/int8.md, "Where int8 time goes"). Same logits: parity is checked below.
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(src, attn_implementation="eager").eval()
+    except (ValueError, ImportError):  # a model class without eager attention keeps its default
+        model = AutoModelForSequenceClassification.from_pretrained(src).eval()
     staged_files = []
     for f in COPY_FILES:
         if (src / f).exists():
@@ -426,7 +433,9 @@ def convert(args, src: Path, out: Path, stage: Path) -> int:
                 report["int8_quantization"] = {"method": "onnxruntime.quantization.quantize_dynamic, QInt8 weights"}
             variant("int8", "onnx/model_quantized.onnx", int8_dynamic)
         else:
-            int8_per_token(args, fp32, stage, tok, report, check, place, refused)
+            fused = out / "onnx" / "model_optimized.onnx"
+            int8_per_token(args, fused if "optimized" not in refused and fused.exists() and attention_fused(fused) else fp32,
+                           stage, tok, report, check, place, refused)
 
     return finish(out, report, refused)
 
@@ -793,6 +802,13 @@ def int8_keep_schedule(value: str) -> tuple[int, ...]:
     return (int(value),)
 
 
+def attention_fused(path: Path) -> bool:
+    """Whether the file has a com.microsoft Attention node (onnxruntime.transformers fused it)."""
+    import onnx
+
+    return any(n.op_type == "Attention" for n in onnx.load(str(path), load_external_data=False).graph.node)
+
+
 def int8_per_token(args, fp32: Path, stage: Path, tok, report: dict, check, place, refused: list) -> None:
     """onnx/model_quantized.onnx, per-token int8 (lib/python/quantize.py) with mixed precision.
 
@@ -800,9 +816,10 @@ def int8_per_token(args, fp32: Path, stage: Path, tok, report: dict, check, plac
     measured on the calibration pairs (only that group int8; RMS of the logit change), and the
     2, 4, 6 most sensitive groups are kept fp32 in turn: the first file that passes is written.
     Sensitivity is measured on calibration pairs, the pass on the parity set, so the choice of
-    groups is not fitted to the pairs that judge it. From the plain export, not
-    model_optimized.onnx: measured on a fine-tuned MiniLM, the fused graph's int8 ran slower
-    (1.24x fp32 against 1.40x) and ranked no better (bench/results/int8-study.md)."""
+    groups is not fitted to the pairs that judge it. `fp32` is model_optimized.onnx when its attention
+    was fused: quantize_per_token then projects Q/K/V in int8 and runs the rest of each layer's
+    attention in one MultiHeadAttention kernel, with SkipLayerNormalization and BiasGelu kept
+    (docs/int8.md, "Where int8 time goes"); otherwise the plain export."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import onnx
     from quantize import calibrate, group_sensitivity, quantize_per_token, token_feeds, weight_matmuls
@@ -813,6 +830,7 @@ def int8_per_token(args, fp32: Path, stage: Path, tok, report: dict, check, plac
     report["int8_quantization"] = {
         "method": "per-token dynamic int8 activations (symmetric), per-channel int8 weights, SmoothQuant; "
                   "mixed precision: the most sensitive MatMul groups fp32 where needed",
+        "source": f"onnx/{fp32.name}",
         "attempts": attempts,
     }
     try:

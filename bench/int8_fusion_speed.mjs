@@ -1,0 +1,24 @@
+// Interleaved crossrank (the addon) speed of several ONNX files of one model folder (issue 25):
+//   nice -n 10 node bench/int8_fusion_speed.mjs MODEL_DIR model.onnx,model_quantized.onnx [PAIRS] [ROUNDS]
+// median pairs/s per file, ratio to the first, max |score difference| to the first, batch dependence.
+import { CrossEncoder } from '../dist/index.js';
+import { makePairs, vocabularyWords } from './lib/pairs.mjs';
+import os from 'node:os';
+const [dir, files, n, rounds] = [process.argv[2], process.argv[3].split(','), Number(process.argv[4] || 512), Number(process.argv[5] || 7)];
+const pairs = makePairs(vocabularyWords(`${dir}/tokenizer.json`), n, 21);
+const ces = [];
+for (const f of files) { const ce = await CrossEncoder.load(dir, { modelFile: `onnx/${f}`, threads: 2 }); await ce.predict(pairs.slice(0, 100)); ces.push(ce); }
+const t = files.map(() => []);
+const ref = await ces[0].predict(pairs.slice(0, 64));
+for (let r = 0; r < rounds; r++) for (let i = 0; i < ces.length; i++) { const t0 = performance.now(); await ces[i].predict(pairs); t[i].push(n / ((performance.now() - t0) / 1000)); }
+const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+console.log('load', os.loadavg().map((x) => x.toFixed(1)).join(' '));
+for (let i = 0; i < files.length; i++) {
+  const s = await ces[i].predict(pairs.slice(0, 64));
+  const alone = []; for (let k = 0; k < 8; k++) alone.push((await ces[i].predict([pairs[k * 8]]))[0]);
+  const inb = await ces[i].predict(pairs.slice(0, 64));
+  let bd = 0; for (let k = 0; k < 8; k++) bd = Math.max(bd, Math.abs(alone[k] - inb[k * 8]));
+  let d = 0; for (let k = 0; k < 64; k++) d = Math.max(d, Math.abs(s[k] - ref[k]));
+  console.log(files[i].padEnd(24), med(t[i]).toFixed(1).padStart(8), 'pairs/s', `x${(med(t[i]) / med(t[0])).toFixed(3)}`, 'max|d| vs first', d.toExponential(1), 'batchdep', bd.toExponential(1));
+}
+for (const ce of ces) await ce.close();
