@@ -157,8 +157,8 @@ def main() -> int:
         "",
         f"Command: `.venv/bin/python bench/llm.py --threads {args.threads} --reps {args.reps}` (after `npx tsup`)",
         f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-        f"Measured under shared load (other engineers' jobs on the same 2 cores; load average {os.getloadavg()[0]:.1f} at the end): "
-        "ratios, not absolute times, carry.",
+        f"Load average {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} CPUs (above the CPU count, other jobs "
+        "shared them: then ratios, not absolute times, carry).",
         f"Pairs: 1 query x 20 passages, prompt lengths {results['fp32']['tokens']} tokens (mean "
         f"{statistics.mean(results['fp32']['tokens']):.0f}); threads {args.threads} for every system; median of {args.reps} after a warm-up.",
         "",
