@@ -74,8 +74,13 @@ describe('close() frees the model', () => {
     const { threads, rssMiB } = JSON.parse(run.stdout.trim()) as { threads: number[]; rssMiB: number[] };
     expect(threads).toHaveLength(100);
     // Cycle 1 starts the threads that live as long as the process (libuv's pool, ONNX Runtime's
-    // environment); from then on every close() leaves exactly that many.
-    expect(Math.max(...threads)).toBe(threads[0]);
+    // environment; on a loaded machine one of ONNX Runtime's may start a cycle later, as CI saw:
+    // 11 then 12). From then on every close() leaves exactly that many: a model that kept even one
+    // thread would add one per cycle.
+    const last = threads[99]!;
+    expect(last - threads[0]!, threads.join(',')).toBeLessThanOrEqual(1);
+    expect(Math.max(...threads), threads.join(',')).toBe(last);
+    expect(threads.slice(50).every((n) => n === last), threads.join(',')).toBe(true);
     // One bert-tiny model holds more than 3 MiB (its weights alone): 90 leaked models would add
     // hundreds of MiB. Allocator slack stays far below.
     expect(rssMiB[99]! - rssMiB[9]!).toBeLessThan(30);
