@@ -5,7 +5,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { type ChunkInfo, type ChunkingOptions, documentRoom, planWindows, readChunking } from './chunking.js';
 import { CrossrankError, fromNative } from './errors.js';
 import { type DownloadProgress, type HubModel, resolveHubModel } from './hub/resolve.js';
-import { type PrecisionChoice, type PrecisionOption, autoDevice, decideFolderPrecision, explicitChoice, resolveHubAuto } from './hub/precision.js';
+import { type PrecisionChoice, type PrecisionOption, autoDevice, decideFolderPrecision, explicitChoice, folderFusedFp32, resolveHubAuto } from './hub/precision.js';
 import { parseModelRef } from './hub/settings.js';
 import { type Activation, folderFiles, readModelFolder } from './model/folder.js';
 import { addonSource, cudaProviderPath, describeAddon, native } from './native.js';
@@ -378,6 +378,7 @@ export class CrossEncoder {
     let precisionChoice: PrecisionChoice | undefined;
     let precision = precisionOption === 'auto' ? undefined : precisionOption;
     let file = modelFile;
+    let fusedFile: string | undefined;
     if (precisionOption === 'auto' && modelFile === undefined) {
       const ruleDevice = autoDevice(device, device === 'auto' && cudaProviderPath() !== '');
       if ('hub' in ref) {
@@ -390,12 +391,16 @@ export class CrossEncoder {
       precision = precisionChoice.chosen;
     } else if ('hub' in ref) {
       hub = await resolveHubModel(ref.hub, { precision, device, modelFile, onProgress });
+    } else if (modelFile === undefined && (precision === undefined || precision === 'fp32')) {
+      // fp32 from a folder convert made: its checked fused graph, the same weights run faster.
+      fusedFile = await folderFusedFp32(resolve(ref.folder), folderFiles(resolve(ref.folder)));
+      file = fusedFile;
     }
     const folder = hub
       ? await readModelFolder(hub.dir, hub.file, precision, device)
       : await readModelFolder(dir, file, precision, device);
     if (modelFile === undefined && precisionChoice === undefined) {
-      precisionChoice = explicitChoice(precision, relative(folder.dir, folder.modelPath).split(sep).join('/'));
+      precisionChoice = explicitChoice(precision, relative(folder.dir, folder.modelPath).split(sep).join('/'), fusedFile !== undefined);
     }
     if (folder.activation instanceof CrossrankError && activationOption === undefined) throw folder.activation;
     const folderActivation = folder.activation instanceof CrossrankError ? undefined : folder.activation;

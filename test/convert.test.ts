@@ -83,6 +83,14 @@ describe('crossrank convert', () => {
       expect(maxAbsDiff(await model.predict(pairs), flat(g.scores)), file).toBeLessThanOrEqual(tolerance);
       await model.close();
     }
+    // fp32 without a file named loads the fused graph convert vouched for (within fp32's 1e-4 of
+    // PyTorch), and matches sentence-transformers as model.onnx does.
+    expect(report.outputs.optimized.max_abs_diff).toBeLessThanOrEqual(1e-4);
+    const fp32 = await CrossEncoder.load(out);
+    expect(fp32.info.modelPath).toBe(join(out, 'onnx', 'model_optimized.onnx'));
+    expect(fp32.info.precisionChoice?.reason).toMatch(/^fp32: the default precision \(onnx\/model_optimized\.onnx, the fp32 graph with attention and LayerNorm fused/);
+    expect(maxAbsDiff(await fp32.predict(pairs), flat(g.scores))).toBeLessThanOrEqual(1e-4);
+    await fp32.close();
     for (const file of ['onnx/model_fp16.onnx', 'onnx/model_quantized.onnx']) {
       const model = await CrossEncoder.load(out, { modelFile: file });
       const scores = await model.predict(pairs.slice(0, 50));

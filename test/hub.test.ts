@@ -375,6 +375,24 @@ describe('file choice', () => {
     expect(offline.info.hub?.source).toBe('cache');
   });
 
+  it("a converted repo whose record vouches for its fused fp32 file: 'auto' loads it, the default keeps model.onnx", async () => {
+    const record = { parity_pairs: 512, outputs: { optimized: { passed: true, file: 'onnx/model_optimized.onnx', max_abs_diff: 3e-5 } } };
+    hub.addRepo('org/fused', {
+      'config.json': bert('config.json'),
+      'tokenizer.json': bert('tokenizer.json'),
+      'tokenizer_config.json': bert('tokenizer_config.json'),
+      'crossrank_convert.json': JSON.stringify(record),
+      'onnx/model.onnx': bert('model.onnx'),
+      'onnx/model_optimized.onnx': bert('model.onnx'),
+    });
+    const auto = await scores('org/fused', { precision: 'auto' });
+    expect(auto.info.hub?.file).toBe('onnx/model_optimized.onnx');
+    expect(auto.info.precisionChoice).toMatchObject({ requested: 'auto', chosen: 'fp32', reason: expect.stringMatching(/onnx\/model_optimized\.onnx, the fp32 graph with attention and LayerNorm fused/) });
+    expect(maxAbsDiff(auto.scores, reference)).toBe(0);
+    const plain = await scores('org/fused');
+    expect(plain.info.hub?.file).toBe('onnx/model.onnx');
+  });
+
   it('a repo with no ONNX file is MODEL_NOT_FOUND telling to run crossrank convert', async () => {
     await expect(CrossEncoder.load('org/no-onnx')).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND', message: expect.stringMatching(/crossrank convert/) });
     expect(hub.downloads()).toEqual([]);

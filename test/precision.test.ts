@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../lib/index.js';
 import type { CpuFeatures } from '../lib/hub/choose.js';
-import { DEFAULT_BOUNDS, DEFAULT_PARITY_PAIRS, INT8_PAYS, type PrecisionInputs, autoDevice, choosePrecision, decideFolderPrecision } from '../lib/hub/precision.js';
+import { DEFAULT_BOUNDS, DEFAULT_PARITY_PAIRS, FP32_MAX_ABS_DIFF, INT8_PAYS, type PrecisionInputs, autoDevice, choosePrecision, decideFolderPrecision, fusedFp32File } from '../lib/hub/precision.js';
 import { parseServeArgs } from '../lib/serve/index.js';
 import { FIXTURES, PYTHON } from './helpers.js';
 
@@ -113,6 +113,31 @@ describe("precision 'auto': the rule (choosePrecision)", () => {
     expect(choosePrecision(base({ device: 'cuda', record: undefined, files: ['onnx/model.onnx', 'onnx/model_O4.onnx'] })).chosen).toBe('fp32');
   });
 
+  it('fp32 loads the fused file convert vouched for within fp32\'s bound, on every path to fp32', () => {
+    const FUSED = 'onnx/model_optimized.onnx';
+    const withFused = (optimized: Record<string, unknown>) => {
+      const r = record() as ReturnType<typeof record> & { outputs: Record<string, unknown> };
+      return { ...r, outputs: { ...r.outputs, optimized: { passed: true, file: FUSED, max_abs_diff: 2.3e-5, ...optimized } } };
+    };
+    const files = [...FILES, FUSED];
+    expect(fusedFp32File(withFused({}), files)).toBe(FUSED);
+    // Not vouched: convert refused it, it is not in the folder, or it passed only convert's looser 1e-3.
+    expect(fusedFp32File(withFused({ passed: false }), files)).toBeUndefined();
+    expect(fusedFp32File(withFused({}), FILES)).toBeUndefined();
+    expect(fusedFp32File(withFused({ max_abs_diff: 4e-4 }), files)).toBeUndefined();
+    expect(fusedFp32File(withFused({ max_abs_diff: undefined }), files)).toBeUndefined();
+    expect(fusedFp32File(undefined, files)).toBeUndefined();
+    expect(fusedFp32File(record(), files)).toBeUndefined();
+    // 'auto' decisions that end in fp32 carry the fused file and say so; int8 and fp16 are unchanged.
+    for (const over of [{ cpu: AVX2 }, { device: 'cuda' as const, record: { ...withFused({}), outputs: { ...withFused({}).outputs, fp16: { passed: false } } } }, { device: 'auto' as const }]) {
+      const d = choosePrecision(base({ files, record: withFused({}), ...over }));
+      expect(d, JSON.stringify(over)).toMatchObject({ chosen: 'fp32', file: FUSED });
+      expect(d.reason).toMatch(/model_optimized\.onnx, the fp32 graph with attention and LayerNorm fused, which crossrank convert checked within 1e-4 of PyTorch/);
+    }
+    expect(choosePrecision(base({ files, record: withFused({}) }))).toMatchObject({ chosen: 'int8', file: INT8 });
+    expect(choosePrecision(base({ files, record: withFused({ max_abs_diff: 4e-4 }), cpu: AVX2 })).file).toBeUndefined();
+  });
+
   it("device 'auto' with a CUDA provider installed: fp32 (the device is known only when the session starts); without one the CPU rule", () => {
     expect(choosePrecision(base({ device: autoDevice('auto', true) })).reason).toMatch(/device 'auto'/);
     expect(choosePrecision(base({ device: autoDevice('auto', false) })).chosen).toBe('int8');
@@ -121,6 +146,7 @@ describe("precision 'auto': the rule (choosePrecision)", () => {
   it("DEFAULT_BOUNDS and the default parity set agree with lib/python/convert.py's", () => {
     const py = readFileSync(join(ROOT, 'lib', 'python', 'convert.py'), 'utf8');
     expect(py).toContain(`"int8": {"spearman_min": ${DEFAULT_BOUNDS.int8.spearman_min.min}, "top10_min": ${DEFAULT_BOUNDS.int8.top10_min.min.toFixed(2)}, "batch_dependence": ${DEFAULT_BOUNDS.int8.batch_dependence.max.toExponential()}}`);
+    expect(py).toContain(`"fp32": {"max_abs_diff": ${FP32_MAX_ABS_DIFF.toExponential()}}`);
     expect(py).toContain(`"fp16": {"spearman": ${DEFAULT_BOUNDS.fp16.spearman.min}, "top10_overlap": ${DEFAULT_BOUNDS.fp16.top10_overlap.min}}`);
     const queries = /"--queries", type=int, default=(\d+)/.exec(py)?.[1];
     const docs = /"--docs", type=int, default=(\d+)/.exec(py)?.[1];

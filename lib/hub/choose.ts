@@ -68,7 +68,7 @@ const withFolders = (names: string[]): string[] => names.flatMap((n) => [n, `onn
  *
  * | precision | device     | files, best first |
  * | --------- | ---------- | ----------------- |
- * | fp32      | any        | model.onnx, model_O1.onnx, model_O2.onnx (O1/O2 are the same fp32 graph with ONNX Runtime's basic/extended fusions applied ahead; O3 adds a GELU approximation, so it is not equal and never chosen for fp32) |
+ * | fp32      | any        | model.onnx, model_O1.onnx, model_O2.onnx (O1/O2 are the same fp32 graph with ONNX Runtime's basic/extended fusions applied ahead; O3 adds a GELU approximation, so it is not equal and never chosen for fp32). A local folder `crossrank convert` vouched for loads its fused file first (lib/hub/precision.ts fusedFp32File) |
  * | fp16      | cuda       | model_O4.onnx (O3 + fp16, meant for GPUs), model_fp16.onnx |
  * | fp16      | cpu, auto  | model_fp16.onnx, then model_O4.onnx on 'auto' only |
  * | int8      | arm64      | model_qint8_arm64.onnx, then the generic names |

@@ -39,6 +39,13 @@ export const DEFAULT_BOUNDS = {
   fp16: { spearman: { min: 0.999 }, top10_overlap: { min: 0.99 } },
 } as const;
 
+/**
+ * fp32's bound in lib/python/convert.py BOUNDS: max |logit diff| to PyTorch. The fused fp32 file
+ * (model_optimized.onnx) is loaded for fp32 only when convert measured it within this bound too
+ * (convert lets it pass at 1e-3, in case the optimizer approximated something).
+ */
+export const FP32_MAX_ABS_DIFF = 1e-4;
+
 /** convert's default parity set: 16 queries x 32 passages (`--queries`, `--docs`). A smaller one is a weaker gate. */
 export const DEFAULT_PARITY_PAIRS = 16 * 32;
 
@@ -88,7 +95,7 @@ export interface PrecisionInputs {
 export interface PrecisionDecision {
   /** The precision to load. */
   chosen: FilePrecision;
-  /** The file to load for 'int8' and 'fp16' (the file convert's record names); undefined for fp32 (the usual fp32 choice). */
+  /** The file to load for 'int8' and 'fp16' (the file convert's record names), and for fp32 the fused file (fusedFp32File in lib/hub/precision.ts) when convert vouched for it; undefined for the usual fp32 choice. */
   file: string | undefined;
   /** Why, in words: the condition that decided (ModelInfo.precisionChoice.reason). */
   reason: string;
@@ -131,6 +138,34 @@ export function recordRefusal(record: unknown, variant: 'int8' | 'fp16', files: 
   return undefined;
 }
 
+/**
+ * The fused fp32 file `crossrank convert` wrote and checked, when its record vouches for it at
+ * fp32's bound; else undefined. It holds the fp32 file's weights with attention, LayerNorm and
+ * GELU fused by onnxruntime.transformers' optimizer, which ONNX Runtime's session optimizer does
+ * not do on its own (docs/int8.md): 1.09-1.16x model.onnx through crossrank on the trained MiniLM-L6
+ * (bench/results/fused-fp32.md). Vouched: convert's `optimized` output passed, its file is in
+ * the folder, and its max |diff| to PyTorch is at most {@link FP32_MAX_ABS_DIFF}.
+ */
+export function fusedFp32File(record: unknown, files: readonly string[]): string | undefined {
+  if (!isObject(record) || !isObject(record.outputs)) return undefined;
+  const out = record.outputs.optimized;
+  if (!isObject(out) || out.passed !== true || typeof out.file !== 'string' || !files.includes(out.file)) return undefined;
+  const diff = out.max_abs_diff;
+  return typeof diff === 'number' && diff <= FP32_MAX_ABS_DIFF ? out.file : undefined;
+}
+
+/** The fp32 decision: the fused file when convert's record vouches for it, else the usual fp32 choice (file undefined). */
+function fp32Decision(record: unknown, files: readonly string[], why: string): PrecisionDecision {
+  const fused = fusedFp32File(record, files);
+  if (fused === undefined) return { chosen: 'fp32', file: undefined, reason: `fp32: ${why}` };
+  return { chosen: 'fp32', file: fused, reason: `fp32: ${why}; ${fusedReason(fused)}` };
+}
+
+/** Why the fused fp32 file was loaded, in words (part of ModelInfo.precisionChoice.reason). */
+export function fusedReason(file: string): string {
+  return `${file}, the fp32 graph with attention and LayerNorm fused, which crossrank convert checked within ${FP32_MAX_ABS_DIFF.toExponential()} of PyTorch`;
+}
+
 /** The int8 dot-product instructions ONNX Runtime's integer MatMul kernels use on this CPU, or undefined when it has none that was measured to pay. */
 function int8Instructions(cpu: CpuFeatures): string | undefined {
   if (cpu.arm64) return undefined;
@@ -155,8 +190,8 @@ function int8Instructions(cpu: CpuFeatures): string | undefined {
  * The reason names the first condition that failed, or every one that held.
  */
 export function choosePrecision(inputs: PrecisionInputs): PrecisionDecision {
-  const fp32 = (why: string): PrecisionDecision => ({ chosen: 'fp32', file: undefined, reason: `fp32: ${why}` });
   const { files, record, shape, device, cpu } = inputs;
+  const fp32 = (why: string): PrecisionDecision => fp32Decision(record, files, why);
   if (device === 'auto') {
     return fp32("device 'auto' picks CUDA or the CPU only when the session starts, and fp32 runs right on both; pass device 'cpu' or 'cuda' to let precision 'auto' pick int8 or fp16");
   }
@@ -238,12 +273,30 @@ export async function decideFolderPrecision(
   return choosePrecision({ ...inputs, int8BatchDependent: (await batchDependence(join(dir, first.file))).batchDependent });
 }
 
-/** The PrecisionChoice of an explicit precision (or of the default, fp32, when none was given). */
-export function explicitChoice(precision: FilePrecision | undefined, file: string): PrecisionChoice {
+/**
+ * The PrecisionChoice of an explicit precision (or of the default, fp32, when none was given).
+ * `fused`: the fp32 file was the fused one convert vouched for ({@link fusedFp32File}).
+ */
+export function explicitChoice(precision: FilePrecision | undefined, file: string, fused = false): PrecisionChoice {
+  const which = fused ? fusedReason(file) : file;
   if (precision === undefined) {
-    return { requested: 'fp32', chosen: 'fp32', reason: `fp32: the default precision (${file})` };
+    return { requested: 'fp32', chosen: 'fp32', reason: `fp32: the default precision (${which})` };
   }
-  return { requested: precision, chosen: precision, reason: `${precision}: asked for (${file})` };
+  return { requested: precision, chosen: precision, reason: `${precision}: asked for (${which})` };
+}
+
+/**
+ * For fp32 (precision 'fp32' or not given) from a local folder: the fused file `crossrank convert`
+ * vouched for ({@link fusedFp32File}), read from the folder's crossrank_convert.json; undefined
+ * when it has none (then the usual fp32 choice: lib/hub/choose.ts). Unreadable JSON counts as absent.
+ */
+export async function folderFusedFp32(dir: string, files: readonly string[]): Promise<string | undefined> {
+  if (!files.includes(CONVERT_RECORD)) return undefined;
+  try {
+    return fusedFp32File(JSON.parse(await readFile(join(dir, CONVERT_RECORD), 'utf8')), files);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
