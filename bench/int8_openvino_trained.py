@@ -25,7 +25,13 @@ sees the same token ids:
   (bf16 on CPUs with AVX512-BF16 or AMX; the precision it picked is in the table);
 - st-openvino f32: the same with INFERENCE_PRECISION_HINT f32;
 - st-openvino static int8: the int8 IR, default precision (what a sentence-transformers user gets);
-- st-openvino static int8, f32 hint: the int8 IR with the non-int8 ops kept fp32 (int8's own error).
+- st-openvino static int8, f32 hint: the int8 IR with the non-int8 ops kept fp32 (int8's own error);
+- crossrank fp32 / fp32 plain / int8: the addon (bench/peers/crossrank_lines.mjs, one process per row) on
+  the folder `node dist/cli.js convert --model $CROSSRANK_INT8_CACHE/model --out
+  $CROSSRANK_INT8_CACHE/crossrank-convert` made: its default fp32 load (the fused model_optimized.onnx),
+  its plain model.onnx, and precision 'int8'. crossrank tokenizes the text itself (same tokenizer.json,
+  maxLength 128, longest_first as the Encoder) and batches as it does by default; each call carries
+  the same 32 pairs as the other rows' batches, plus a JSON line each way.
 Measures against torch fp32 (int8_layers.list_measures): per-list Spearman and top-10 overlap (min,
 mean), logit RMS and max abs difference; batch dependence (int8_study.batch_dependence: 8 probe pairs
 alone vs inside a batch of 64 with random companions, max abs logit difference); 10 identical calls
@@ -121,6 +127,43 @@ class OVSession:
         return [np.asarray(out, dtype=np.float32)]
 
 
+class CrossrankSession:
+    """crossrank (the addon, through bench/peers/crossrank_lines.mjs) on the folder `crossrank convert`
+    made from the trained model. crossrank tokenizes text itself, so this session is fed text:
+    TextEncoder.feeds() passes the pairs through, run() returns crossrank's logits [n, 1]."""
+
+    def __init__(self, folder: Path, options: dict):
+        import subprocess
+
+        if not (folder / "crossrank_convert.json").exists():
+            raise SystemExit(f"{folder} missing: node dist/cli.js convert --model {study.CACHE / 'model'} --out {folder}")
+        self.proc = subprocess.Popen(["node", str(HERE / "peers" / "crossrank_lines.mjs"), str(folder),
+                                      json.dumps({"maxLength": study.MAX_LEN, "threads": THREADS, **options})],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.loaded = json.loads(self.proc.stdout.readline())
+        # modelFile names the file (no precisionChoice): every file this row names is fp32
+        self.precision = self.loaded["precisionChoice"]["chosen"] if self.loaded["precisionChoice"] else "fp32"
+        self.encoder = TextEncoder()
+
+    def run(self, _names, feeds):
+        self.proc.stdin.write(json.dumps(feeds["pairs"]) + "\n")
+        return [np.asarray(json.loads(self.proc.stdout.readline()), dtype=np.float32)[:, None]]
+
+    def __del__(self):
+        if getattr(self, "proc", None) and self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+
+class TextEncoder:
+    """The study's Encoder interface for a session that tokenizes itself: feeds() keeps the text;
+    input_ids holds only the batch size (study.speed counts rows by it)."""
+
+    def feeds(self, pairs):
+        pairs = [list(p) for p in pairs]
+        return {"pairs": pairs, "input_ids": np.zeros((len(pairs), 1), dtype=np.int64)}
+
+
 class OrtSession:
     def __init__(self, onnx_path: Path):
         self.sess = study.session(onnx_path)
@@ -208,7 +251,13 @@ ROWS = {
     "ov_int8": "st-openvino static int8 (export_static_quantized_openvino_model: nncf mixed, SmoothQuant 0.95, "
                "128 local pairs), default precision",
     "ov_int8_f32": "st-openvino static int8, INFERENCE_PRECISION_HINT f32 (non-int8 ops fp32)",
+    "crossrank_fp32": "crossrank fp32, the default load of the converted folder (its fused model_optimized.onnx)",
+    "crossrank_fp32_plain": "crossrank fp32, the converted folder's plain onnx/model.onnx",
+    "crossrank_int8": "crossrank int8 (precision 'int8': convert's per-token int8, all groups int8, which passed convert's gate on its own 512 parity pairs)",
 }
+CROSSRANK_DIR = study.CACHE / "crossrank-convert"  # node dist/cli.js convert --model $CACHE/model --out it
+CROSSRANK_OPTIONS = {"crossrank_fp32": {}, "crossrank_fp32_plain": {"modelFile": "onnx/model.onnx"},
+                     "crossrank_int8": {"precision": "int8"}}
 
 
 def make_session(name: str):
@@ -216,12 +265,16 @@ def make_session(name: str):
         return TorchSession(study.CACHE / "model")
     if name == "ort_fp32":
         return OrtSession(study.CACHE / "onnx" / "model.onnx")
+    if name in CROSSRANK_OPTIONS:
+        return CrossrankSession(CROSSRANK_DIR, CROSSRANK_OPTIONS[name])
     return OVSession(OV_DIR, f32=name.endswith("f32"), int8="int8" in name)
 
 
 def measure(name, sess, lists, flat, ref, ort_ref, sp_pairs, sp_enc, seconds) -> tuple[np.ndarray, dict]:
+    enc = getattr(sess, "encoder", ENC)  # crossrank tokenizes the text itself
+    sp_enc = getattr(sess, "encoder", sp_enc)
     t0 = time.time()
-    got = study.score(sess, ENC, flat)
+    got = study.score(sess, enc, flat)
     r = {"description": ROWS[name], "precision": sess.precision, "score_s": round(time.time() - t0, 1)}
     np.save(OV_DIR / f"logits-{name}.npy", got)
     if ref is not None:
@@ -235,8 +288,8 @@ def measure(name, sess, lists, flat, ref, ort_ref, sp_pairs, sp_enc, seconds) ->
         r["spearman_min_by_source"] = {k: min(v) for k, v in per_source.items()}
     if ort_ref is not None:
         r["vs_onnxruntime_fp32"] = list_measures(lists, range(len(lists)), ort_ref, got)
-    r["batch_dep"] = study.batch_dependence(sess, ENC, flat)
-    r["repeat_identical_10"] = repeat_identical(sess, ENC, flat[:32])
+    r["batch_dep"] = study.batch_dependence(sess, enc, flat)
+    r["repeat_identical_10"] = repeat_identical(sess, enc, flat[:32])
     r["pairs_per_s"] = study.speed(sess, sp_enc, sp_pairs, seconds)
     if ref is not None:
         r["passes"] = bool(r["spearman_min"] >= BOUNDS["spearman_min"] and r["top10_min"] >= BOUNDS["top10_min"]
@@ -247,7 +300,7 @@ def measure(name, sess, lists, flat, ref, ort_ref, sp_pairs, sp_enc, seconds) ->
 def table(doc) -> str:
     rows = doc["rows"]
     base = rows.get("torch_fp32", {}).get("pairs_per_s")
-    md = [f"# sentence-transformers OpenVINO on the int8 study's trained MiniLM-L6 reranker",
+    md = [f"# crossrank and sentence-transformers' CPU backends on the int8 study's trained MiniLM-L6 reranker",
           "",
           f"`{COMMAND}` ({doc['date']}). CPU: {doc['cpu']['cpu']}, {doc['cpu']['nproc']} cores, flags "
           f"{' '.join(doc['cpu']['flags'])}; OpenVINO CPU capabilities {doc['cpu']['openvino_cpu_capabilities']}. "

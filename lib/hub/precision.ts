@@ -142,7 +142,7 @@ export function recordRefusal(record: unknown, variant: 'int8' | 'fp16', files: 
  * The fused fp32 file `crossrank convert` wrote and checked, when its record vouches for it at
  * fp32's bound; else undefined. It holds the fp32 file's weights with attention, LayerNorm and
  * GELU fused by onnxruntime.transformers' optimizer, which ONNX Runtime's session optimizer does
- * not do on its own (docs/int8.md): 1.09-1.16x model.onnx through crossrank on the trained MiniLM-L6
+ * not do on its own (docs/int8.md): 1.09-1.22x model.onnx through crossrank on the trained MiniLM-L6
  * (bench/results/fused-fp32.md). Vouched: convert's `optimized` output passed, its file is in
  * the folder, and its max |diff| to PyTorch is at most {@link FP32_MAX_ABS_DIFF}.
  */
