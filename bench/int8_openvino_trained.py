@@ -77,7 +77,7 @@ BOUNDS = {"spearman_min": 0.99, "top10_min": 0.90, "batch_dep_max": 1e-5}
 OUT_JSON = HERE / "results" / "int8-openvino-trained.json"
 OUT_MD = HERE / "results" / "int8-openvino-trained.md"
 COMMAND = ("CROSSRANK_INT8_CACHE=/work/cache/int8-study nice -n 10 .venv-peers/bin/python "
-           "bench/int8_openvino_trained.py")
+           "bench/int8_openvino_trained.py")  # main() appends the arguments this run was given
 
 
 def log(m):
@@ -141,8 +141,9 @@ class CrossrankSession:
                                       json.dumps({"maxLength": study.MAX_LEN, "threads": THREADS, **options})],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         self.loaded = json.loads(self.proc.stdout.readline())
-        # modelFile names the file (no precisionChoice): every file this row names is fp32
-        self.precision = self.loaded["precisionChoice"]["chosen"] if self.loaded["precisionChoice"] else "fp32"
+        # modelFile names the file (no precisionChoice): the file name says its precision
+        chosen = self.loaded["precisionChoice"]
+        self.precision = chosen["chosen"] if chosen else ("int8" if "quantized" in options.get("modelFile", "") else "fp32")
         self.encoder = TextEncoder()
 
     def run(self, _names, feeds):
@@ -254,10 +255,14 @@ ROWS = {
     "crossrank_fp32": "crossrank fp32, the default load of the converted folder (its fused model_optimized.onnx)",
     "crossrank_fp32_plain": "crossrank fp32, the converted folder's plain onnx/model.onnx",
     "crossrank_int8": "crossrank int8 (precision 'int8': convert's per-token int8, all groups int8, which passed convert's gate on its own 512 parity pairs)",
+    **{f"crossrank_int8_keep{k}": f"crossrank int8 with the {k} most sensitive MatMul groups fp32 "
+                                  f"(`crossrank convert --int8-keep-fp32 {k}`'s file, by bench/int8_keep_files.py)"
+       for k in (2, 4, 6)},
 }
 CROSSRANK_DIR = study.CACHE / "crossrank-convert"  # node dist/cli.js convert --model $CACHE/model --out it
 CROSSRANK_OPTIONS = {"crossrank_fp32": {}, "crossrank_fp32_plain": {"modelFile": "onnx/model.onnx"},
-                     "crossrank_int8": {"precision": "int8"}}
+                     "crossrank_int8": {"precision": "int8"},
+                     **{f"crossrank_int8_keep{k}": {"modelFile": f"onnx/model_quantized_keep{k}.onnx"} for k in (2, 4, 6)}}
 
 
 def make_session(name: str):
@@ -353,7 +358,14 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated subset of {','.join(ROWS)}")
     ap.add_argument("--speed-seconds", type=float, default=6.0)
+    ap.add_argument("--suffix", default="", help="write int8-openvino-trained<SUFFIX>.json/.md (a run of some rows "
+                                               "beside the full one, whose speeds it must not be mixed with)")
     args = ap.parse_args()
+    global OUT_JSON, OUT_MD
+    OUT_JSON = HERE / "results" / f"int8-openvino-trained{args.suffix}.json"
+    OUT_MD = HERE / "results" / f"int8-openvino-trained{args.suffix}.md"
+    global COMMAND
+    COMMAND = " ".join([COMMAND, *sys.argv[1:]])
     wanted = [r for r in args.rows.split(",") if r]
     cpu, vers = cpu_info(), versions()
     print(f"CPU: {cpu['cpu']} ({cpu['nproc']} cores), flags: {' '.join(cpu['flags'])}")
