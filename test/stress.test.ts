@@ -157,13 +157,21 @@ function child(script: string, args: string[] = []): { status: number | null; st
 
 describe('memory', () => {
   it('models dropped without close() are collected: no crash, bounded RSS', () => {
-    // A dropped model is torn down when V8 collects its wrapper, a moment after gc(): let that
-    // settle before each sample, or one model still alive reads as growth.
+    // A dropped model is torn down when V8 collects its wrapper, a moment after gc(), and on a
+    // loaded machine that moment can pass 100 ms (a CI run beside a benchmark read 1.35 MiB a
+    // model): sample only once RSS has stopped falling (no new low in 5 reads 50 ms apart, at most
+    // 5 s), or a model still being torn down reads as growth.
     const run = child(
       `const { CrossEncoder } = require(${JSON.stringify(dist)});
        const settle = async () => {
-         for (let k = 0; k < 5; k++) { await new Promise((r) => setTimeout(r, 20)); global.gc(); }
-         return process.memoryUsage().rss;
+         let low = Infinity, since = 0;
+         for (let k = 0; k < 100 && since < 5; k++) {
+           global.gc();
+           await new Promise((r) => setTimeout(r, 50));
+           const rss = process.memoryUsage().rss;
+           if (rss < low) { low = rss; since = 0; } else since++;
+         }
+         return low;
        };
        (async () => {
          const rss = [];
@@ -181,9 +189,10 @@ describe('memory', () => {
     );
     expect(run.status, run.stderr).toBe(0);
     const [at10, at30] = JSON.parse(run.stdout) as [number, number];
-    // One bert-tiny model holds more than 3 MiB (its weights alone); 20 more dropped models may
-    // leave allocator slack, not models: well under 1 MiB each (measured: about 0.2 MiB).
-    expect((at30 - at10) / 20).toBeLessThan(2 ** 20);
+    // One bert-tiny model holds more than 3 MiB (its weights alone; kept alive instead of dropped,
+    // each adds 15.7 MiB here); 20 more dropped models may leave allocator slack, not models:
+    // 0.2 MiB each on a quiet machine, 0.26-0.88 beside a CI run, 1.35 once with a shorter settle.
+    expect((at30 - at10) / 20).toBeLessThan(2 * 2 ** 20);
   });
 
   // The young-generation flags are the ones `npm run soak` uses (see bench/soak.cjs for why). A leak
