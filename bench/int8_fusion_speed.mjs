@@ -1,11 +1,16 @@
 // Interleaved crossrank (the addon) speed of several ONNX files of one model folder (issue 25):
 //   nice -n 10 node bench/int8_fusion_speed.mjs MODEL_DIR model.onnx,model_quantized.onnx [PAIRS] [ROUNDS]
 // median pairs/s per file, ratio to the first, max |score difference| to the first, batch dependence.
+// PAIRS: a count of synthetic pairs from the folder's vocabulary (default 512), or a .json file of
+// [[query, passage], ...] (the int8 study's speed pairs: docs/int8.md, "Keeping the most sensitive groups").
 import { CrossEncoder } from '../dist/index.js';
 import { makePairs, vocabularyWords } from './lib/pairs.mjs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
-const [dir, files, n, rounds] = [process.argv[2], process.argv[3].split(','), Number(process.argv[4] || 512), Number(process.argv[5] || 7)];
-const pairs = makePairs(vocabularyWords(`${dir}/tokenizer.json`), n, 21);
+const [dir, files, rounds] = [process.argv[2], process.argv[3].split(','), Number(process.argv[5] || 7)];
+const pairsArg = process.argv[4] || '512';
+const pairs = pairsArg.endsWith('.json') ? JSON.parse(readFileSync(pairsArg, 'utf8')) : makePairs(vocabularyWords(`${dir}/tokenizer.json`), Number(pairsArg), 21);
+const n = pairs.length;
 const ces = [];
 for (const f of files) { const ce = await CrossEncoder.load(dir, { modelFile: `onnx/${f}`, threads: 2 }); await ce.predict(pairs.slice(0, 100)); ces.push(ce); }
 const t = files.map(() => []);

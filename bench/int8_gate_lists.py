@@ -15,6 +15,7 @@ import numpy as np, onnxruntime as ort, torch
 from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification
 import convert
+from quantize import token_feeds
 
 torch.set_num_threads(2)
 CACHE = Path(os.environ.get("CROSSRANK_INT8_CACHE", "/work/cache/int8-study"))
@@ -22,17 +23,13 @@ src, folder = CACHE / "model", CACHE / "crossrank-convert"
 model = AutoModelForSequenceClassification.from_pretrained(src, attn_implementation="eager").eval()
 tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
 tok.enable_truncation(max_length=510, strategy="longest_first")
+tok.enable_padding(pad_id=0)  # per batch of 32 in token_feeds
 names = json.loads((folder / "crossrank_convert.json").read_text())["inputs"]
 files = ["model_quantized.onnx"] + [f"model_quantized_keep{k}.onnx" for k in (2, 4, 6)]
 for q, d in [tuple(map(int, a.split("x"))) for a in sys.argv[1:]]:
     t0 = time.time()
     pairs = convert.parity_set(q, d); groups = [g for g, _, _ in pairs]
-    encs = tok.encode_batch([(a, b) for _, a, b in pairs])
-    cols = {"input_ids": [e.ids for e in encs], "attention_mask": [e.attention_mask for e in encs], "token_type_ids": [e.type_ids for e in encs]}
-    def padded(rows):
-        n = max(len(r) for r in rows)
-        return np.asarray([r + [0] * (n - len(r)) for r in rows], dtype=np.int64)
-    feeds = [{k: padded(cols[k][i:i + 32]) for k in names} for i in range(0, len(pairs), 32)]
+    feeds = token_feeds(tok, [(a, b) for _, a, b in pairs], names, batch=32)
     with torch.inference_mode():
         ref = np.concatenate([model(**{k: torch.from_numpy(v) for k, v in f.items()}).logits.float().numpy() for f in feeds])
     print(f"parity_set({q},{d}): {len(set(groups))} lists x {d}, {len(pairs)} pairs, seq {feeds[0]['input_ids'].shape[1]}, torch {time.time()-t0:.0f} s", flush=True)
