@@ -37,7 +37,7 @@ const USAGE = `usage:
     downloads the files \`serve --model ID\` with the same --precision/--device loads into the HF cache, and
     prints {repo, revision, commit, dir, file, downloaded} as JSON (a Kubernetes init step; see docs/deploy.md)
   crossrank eval    --model DIR|ID --data BEIR_DIR --run RUN.trec [--output OUT.trec] [--top-k 100] [--split test] [--device cpu|auto|cuda] [--concurrency 8] [--json]
-  crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--int8 per-token|dynamic] [--int8-keep-fp32 auto|N] [--no-optimize] [--bounds JSON] [--traceback]
+  crossrank convert --model HF_DIR|ID --out DIR [--python PATH] [--no-fp16] [--no-int8] [--int8 per-token|hybrid|dynamic] [--int8-keep-fp32 auto|N] [--no-optimize] [--bounds JSON] [--traceback]
     exit 0: all written; 1: the model could not be converted (nothing written); 3: fp32 written, a variant refused;
           4: unsupported architecture (crossrank cannot score it as sentence-transformers does; nothing written)
   crossrank serve   --model ID|DIR [--model [NAME=]ID|DIR ...] [--host H] [--port P] ... (crossrank serve --help)
@@ -202,8 +202,8 @@ async function runCommand(command: string | undefined, rest: string[]): Promise<
     if (values['no-fp16']) args.push('--no-fp16');
     if (values['no-int8']) args.push('--no-int8');
     if (values.int8 !== undefined) {
-      if (values.int8 !== 'per-token' && values.int8 !== 'dynamic') {
-        throw new CrossrankError('INVALID_ARGUMENT', `--int8 must be per-token or dynamic, got ${JSON.stringify(values.int8)}`);
+      if (values.int8 !== 'per-token' && values.int8 !== 'hybrid' && values.int8 !== 'dynamic') {
+        throw new CrossrankError('INVALID_ARGUMENT', `--int8 must be per-token, hybrid or dynamic, got ${JSON.stringify(values.int8)}`);
       }
       args.push('--int8', values.int8);
     }

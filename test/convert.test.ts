@@ -171,6 +171,48 @@ describe('crossrank convert', () => {
     expect(q.matmuls + kept.length).toBe(q.sensitivity.flatMap((g: { matmuls: string[] }) => g.matmuls).length);
   }, 300_000);
 
+  it('--int8 hybrid: static activation scales where they move the logits no more than per-token rows; still batch-independent', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
+    const run = convert(sources['bert-tiny']!, out, '--no-optimize', '--no-fp16', '--int8', 'hybrid', '--int8-keep-fp32', '1', '--bounds', RELAXED_INT8);
+    expect(run.status, run.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8'));
+    const q = report.int8_quantization;
+    expect(q.method).toMatch(/^hybrid: static int8 activation scales/);
+    // both sensitivities per group; the mode follows convert.py's HYBRID_STATIC_RATIO (1.25)
+    expect(q.sensitivity).toHaveLength(8);
+    for (const g of q.sensitivity) {
+      expect(g.mode).toBe(g.rms_static <= 1.25 * g.rms_per_token ? 'static' : 'per-token');
+      expect(g.rms).toBe(g.mode === 'static' ? g.rms_static : g.rms_per_token);
+    }
+    const rms = q.sensitivity.map((g: { rms: number }) => g.rms);
+    expect(rms).toEqual([...rms].sort((a: number, b: number) => b - a));
+    // the most sensitive group is fp32, the static ones of the rest have no row max
+    expect(q.kept_fp32).toEqual(q.sensitivity[0].matmuls);
+    const staticGroups = q.sensitivity.slice(1).filter((g: { mode: string }) => g.mode === 'static');
+    const tokenGroups = q.sensitivity.slice(1).filter((g: { mode: string }) => g.mode === 'per-token');
+    expect(staticGroups.length).toBeGreaterThan(0); // bert-tiny has both kinds (seeded weights)
+    expect(tokenGroups.length).toBeGreaterThan(0);
+    expect(q.static_matmuls).toEqual(staticGroups.flatMap((g: { matmuls: string[] }) => g.matmuls));
+    expect(q.groups.filter((g: { static: boolean }) => g.static).length).toBe(staticGroups.length);
+    const ops = await onnxOpTypes(join(out, 'onnx', 'model_quantized.onnx'));
+    expect(ops.get('ReduceMax')).toBe(tokenGroups.length);
+    expect(ops.get('QuantizeLinear')).toBe(tokenGroups.length + staticGroups.length);
+    expect(ops.get('com.microsoft.MatMulIntegerToFloat')).toBe(q.matmuls);
+    // static scales are constants: batch-independent like the per-token rows
+    expect(report.outputs.int8.batch_dependence).toBeLessThanOrEqual(1e-5);
+    const model = await CrossEncoder.load(out, { precision: 'int8' });
+    try {
+      expect(model.info.batchDependent).toBe(false);
+      const pairs = parityPairs().pairs.slice(0, 24);
+      const batched = await model.predict(pairs);
+      const alone = [];
+      for (const p of pairs.slice(0, 6)) alone.push((await model.predict([p]))[0]!);
+      expect(maxAbsDiff(alone, batched.slice(0, 6))).toBeLessThanOrEqual(1e-5);
+    } finally {
+      await model.close();
+    }
+  }, 300_000);
+
   it('--int8-keep-fp32 takes auto or a whole number', () => {
     const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
     const run = convert(sources['bert-tiny']!, out, '--int8-keep-fp32', 'many');
@@ -206,11 +248,11 @@ describe('crossrank convert', () => {
     expect(existsSync(join(out, 'onnx', 'model_quantized.onnx'))).toBe(false);
   }, 300_000);
 
-  it('--int8 takes per-token or dynamic only', () => {
+  it('--int8 takes per-token, hybrid or dynamic only', () => {
     const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
     const run = convert(sources['bert-tiny']!, out, '--int8', 'static');
     expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(/--int8 must be per-token or dynamic, got "static"/);
+    expect(run.stderr).toMatch(/--int8 must be per-token, hybrid or dynamic, got "static"/);
   });
 
   it('a model that cannot be converted: exit 1, one line instead of a traceback, nothing written', () => {

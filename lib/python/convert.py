@@ -237,8 +237,10 @@ def parse_args(argv=None):
     ap.add_argument("--no-optimize", action="store_true")
     ap.add_argument("--no-fp16", action="store_true")
     ap.add_argument("--no-int8", action="store_true")
-    ap.add_argument("--int8", choices=["per-token", "dynamic"], default="per-token",
-                    help="per-token: batch-independent (default); dynamic: onnxruntime's quantize_dynamic, as the "
+    ap.add_argument("--int8", choices=["per-token", "hybrid", "dynamic"], default="per-token",
+                    help="per-token: batch-independent (default); hybrid: per-token, with a static activation scale "
+                         "for each MatMul group where that moves the logits no more (faster, batch-independent too); "
+                         "dynamic: onnxruntime's quantize_dynamic, as the "
                          "hub's model_quantized.onnx, whose scores move with their batch (refused by the "
                          "batch_dependence bound unless --bounds raises it)")
     ap.add_argument("--int8-keep-fp32", default="auto",
@@ -809,6 +811,31 @@ def attention_fused(path: Path) -> bool:
     return any(n.op_type == "Attention" for n in onnx.load(str(path), load_external_data=False).graph.node)
 
 
+# --int8 hybrid: a group gets a static activation scale when its static int8 moves the logits at most
+# this many times as much as its per-token int8 (calibration pairs). On the int8 study's trained
+# MiniLM-L6, 9 of 24 groups (the Q/K/V of layers 1-5 and the later FFN) qualify; that file passed the
+# study's 30 lists at 1.63x fp32 where all-per-token int8 failed at 1.51x; at "always static below 0.01
+# logits" (18 groups) it failed (docs/int8.md, "Static scales where they are as good").
+HYBRID_STATIC_RATIO = 1.25
+
+
+def hybrid_order(per_token: list[dict], static: list[dict]) -> list[dict]:
+    """Each group's mode for --int8 hybrid and the order to keep groups fp32 in.
+
+    per_token, static: group_sensitivity() without and with static=True (RMS logit change when only
+    that group is int8). A group is static when its static RMS <= HYBRID_STATIC_RATIO x its per-token
+    RMS (a static group has no row max and no row-scale Mul, so it is chosen at near-ties). Returns
+    [{"matmuls", "mode": "static"|"per-token", "rms" (of that mode), "rms_per_token", "rms_static"}],
+    highest rms first."""
+    st = {g["input"]: g["rms"] for g in static}
+    out = []
+    for g in per_token:
+        mode = "static" if st[g["input"]] <= HYBRID_STATIC_RATIO * g["rms"] else "per-token"
+        out.append({"matmuls": g["matmuls"], "mode": mode, "rms": st[g["input"]] if mode == "static" else g["rms"],
+                    "rms_per_token": g["rms"], "rms_static": st[g["input"]]})
+    return sorted(out, key=lambda g: -g["rms"])
+
+
 def int8_per_token(args, fp32: Path, stage: Path, tok, report: dict, check, place, refused: list) -> None:
     """onnx/model_quantized.onnx, per-token int8 (lib/python/quantize.py) with mixed precision.
 
@@ -819,7 +846,9 @@ def int8_per_token(args, fp32: Path, stage: Path, tok, report: dict, check, plac
     groups is not fitted to the pairs that judge it. `fp32` is model_optimized.onnx when its attention
     was fused: quantize_per_token then projects Q/K/V in int8 and runs the rest of each layer's
     attention in one MultiHeadAttention kernel, with SkipLayerNormalization and BiasGelu kept
-    (docs/int8.md, "Where int8 time goes"); otherwise the plain export."""
+    (docs/int8.md, "Where int8 time goes"); otherwise the plain export.
+    With --int8 hybrid, groups whose static activation scale is as good (hybrid_order) get one, and
+    the fp32 groups are taken from the same order."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import onnx
     from quantize import calibrate, group_sensitivity, quantize_per_token, token_feeds, weight_matmuls
@@ -827,9 +856,12 @@ def int8_per_token(args, fp32: Path, stage: Path, tok, report: dict, check, plac
     rel = "onnx/model_quantized.onnx"
     path = stage / rel
     attempts = []
+    hybrid = getattr(args, "int8", "per-token") == "hybrid"
     report["int8_quantization"] = {
-        "method": "per-token dynamic int8 activations (symmetric), per-channel int8 weights, SmoothQuant; "
-                  "mixed precision: the most sensitive MatMul groups fp32 where needed",
+        "method": ("hybrid: static int8 activation scales for the MatMul groups where they move the logits at most "
+                   f"{HYBRID_STATIC_RATIO}x as much as per-token rows, per-token dynamic int8 (symmetric) for the rest"
+                   if hybrid else "per-token dynamic int8 activations (symmetric)")
+                  + ", per-channel int8 weights, SmoothQuant; mixed precision: the most sensitive MatMul groups fp32 where needed",
         "source": f"onnx/{fp32.name}",
         "attempts": attempts,
     }
@@ -840,21 +872,29 @@ def int8_per_token(args, fp32: Path, stage: Path, tok, report: dict, check, plac
         stats = calibrate(fp32, feeds, list(groups))
         order = None
         passed = False
+        work = stage / "onnx" / "one_group.onnx"
+        if hybrid:  # the mode of each group needs both sensitivities before the first file
+            order = hybrid_order(group_sensitivity(fp32, feeds, stats=stats, work_path=work),
+                                 group_sensitivity(fp32, feeds, stats=stats, work_path=work, static=True))
+            report["int8_quantization"]["sensitivity"] = order
         for keep in schedule:
             if keep > len(groups) // 4 and keep > 0 and args.int8_keep_fp32 == "auto":
                 break
             if keep and order is None:
-                order = group_sensitivity(fp32, feeds, stats=stats, work_path=stage / "onnx" / "one_group.onnx")
+                order = group_sensitivity(fp32, feeds, stats=stats, work_path=work)
                 report["int8_quantization"]["sensitivity"] = [{"matmuls": g["matmuls"], "rms": g["rms"]} for g in order]
             kept = order[:keep] if keep else []
-            made = quantize_per_token(fp32, path, stats=stats, exclude=[m for g in kept for m in g["matmuls"]])
+            static = [m for g in (order or [])[keep:] if g.get("mode") == "static" for m in g["matmuls"]]
+            made = quantize_per_token(fp32, path, stats=stats, exclude=[m for g in kept for m in g["matmuls"]],
+                                      static=static)
             passed = check("int8", path, f"int8 ({keep} group{'s' if keep != 1 else ''} fp32)" if keep else "int8")
             attempts.append({"keep_fp32": keep, "kept_matmuls": [m for g in kept for m in g["matmuls"]],
                              "passed": passed, "figures": {k: report["outputs"]["int8"].get(k) for k in MEASURES}})
             if passed:
                 report["int8_quantization"].update({
-                    "matmuls": made["matmuls"], "kept_fp32": attempts[-1]["kept_matmuls"],
-                    "groups": [{k: g[k] for k in ("matmuls", "alpha", "asymmetric", "calibration_error")} for g in made["groups"]],
+                    "matmuls": made["matmuls"], "kept_fp32": attempts[-1]["kept_matmuls"], "static_matmuls": static,
+                    "groups": [{k: g[k] for k in ("matmuls", "alpha", "asymmetric", "static", "calibration_error")}
+                               for g in made["groups"]],
                 })
                 break
     except Exception as error:  # noqa: BLE001 - a variant that cannot be made is refused, fp32 stands

@@ -155,6 +155,13 @@ def fake_tokens(x: np.ndarray, asymmetric: bool) -> np.ndarray:
     return np.round(x / scale) * scale
 
 
+def fake_static(x: np.ndarray, amax: np.ndarray) -> np.ndarray:
+    """X after static symmetric int8 quantization, dequantized: one scale for every token,
+    max over channels of the calibration's amax [K] / 127 (values beyond it saturate)."""
+    scale = max(float(np.max(amax)), 1e-30) / 127.0
+    return np.clip(np.round(x / scale), -127, 127) * scale
+
+
 def smoothing(amax_x, weights, alpha):
     """SmoothQuant's per-input-channel factors sm[k] = amax_x[k]^a / amax_w[k]^(1-a) (None: all 1)."""
     if alpha is None:
@@ -164,9 +171,11 @@ def smoothing(amax_x, weights, alpha):
     return np.clip(sm, 1e-5, 1e5).astype(np.float32)
 
 
-def output_error(x, weights, sm, asymmetric) -> float:
-    """Relative squared error of the group's outputs, sum ||X W - q(X / sm) q(sm W)||^2 / ||X W||^2."""
-    xq = fake_tokens(x / sm, asymmetric)
+def output_error(x, weights, sm, asymmetric, static_amax=None) -> float:
+    """Relative squared error of the group's outputs, sum ||X W - q(X / sm) q(sm W)||^2 / ||X W||^2.
+    static_amax: the calibration's per-channel max |X| [K] when the group's activation scale is
+    static (fake_static), else None (per-token rows, fake_tokens)."""
+    xq = fake_static(x / sm, static_amax / sm) if static_amax is not None else fake_tokens(x / sm, asymmetric)
     num = den = 0.0
     for w in weights:
         ref = x @ w
@@ -179,7 +188,7 @@ ALPHAS = (None, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="auto", asymmetric=False,
-                       exclude=(), stats=None, absmax="minmax") -> dict:
+                       exclude=(), stats=None, absmax="minmax", static=()) -> dict:
     """Write the per-token int8 form of fp32_path to out_path; returns what was chosen per group.
 
     calibration: ONNX feeds (dicts of int64 arrays with attention_mask) of realistic pairs, needed
@@ -194,6 +203,12 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
     rankings, see sensitive_groups()).
     stats: calibrate()'s result for these groups' inputs, when the caller already has it (a study
     that makes many variants of one model calibrates once).
+    static: MatMul node names (or "all") whose group gets one static activation scale instead of
+    per-token rows: s = max over channels of the calibration's max |X / sm| / 127, so the group is
+    one Mul by 1 / (sm * s) per channel and a QuantizeLinear (one pass without smoothing), and a
+    MatMulIntegerToFloat with a scalar A scale: no row max, no row-scale Mul. Static scales are
+    constants, so the group stays batch-independent; text whose activations exceed the
+    calibrated range saturates, which is why it is chosen per group (static_candidates()).
     absmax: how each row's max |x| is found: "minmax" (ReduceMax and ReduceMin, two reads of x;
     default) or "abs" (Abs then ReduceMax: one read, one write, one read). Same scales, same bits;
     measured on minilm-l6 under shared load, "abs" was 2-4% slower in ONNX Runtime Python 1.32.
@@ -213,9 +228,9 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
     if not groups:
         raise ValueError("no MatMul with a 2-D fp32 weight initializer to quantize")
     inits = {i.name: i for i in graph.initializer}
-    needs_calibration = smooth_alpha is not None or asymmetric == "auto"
+    needs_calibration = smooth_alpha is not None or asymmetric == "auto" or bool(static)
     if needs_calibration and calibration is None and stats is None:
-        raise ValueError("smoothing and the asymmetric search need calibration feeds")
+        raise ValueError("smoothing, static scales and the asymmetric search need calibration feeds")
     if needs_calibration and stats is None:
         calibration = list(calibration)
         if not calibration or any("attention_mask" not in feed for feed in calibration):
@@ -267,26 +282,48 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
         p = f"crossrank_q/g{gi}"
         per_node = [node_weights(n, inits) for n in nodes]
         weights = [w for ws in per_node for w in ws]
+        is_static = static == "all" or any(n.name in static for n in nodes)
+        if is_static and x not in stats:
+            raise ValueError("static activation scales need calibration feeds")
         alphas = ALPHAS if smooth_alpha == "auto" else (smooth_alpha,)
-        asyms = (False, True) if asymmetric == "auto" else (bool(asymmetric),)
+        asyms = (False,) if is_static else (False, True) if asymmetric == "auto" else (bool(asymmetric),)
         if len(alphas) * len(asyms) > 1:
             amax, sample = stats[x]
-            err, alpha, asym = min((output_error(sample, weights, smoothing(amax, weights, a), s), i, s)
+            err, alpha, asym = min((output_error(sample, weights, smoothing(amax, weights, a), s,
+                                                 amax if is_static else None), i, s)
                                    for i, a in enumerate(alphas) for s in asyms)
             alpha = alphas[alpha]
         else:
             alpha, asym, err = alphas[0], asyms[0], None
         sm = smoothing(stats[x][0], weights, alpha) if alpha is not None else None
         chosen.append({"input": x, "matmuls": [n.name for n in nodes], "alpha": alpha, "asymmetric": asym,
-                       "calibration_error": err})
+                       "static": is_static, "calibration_error": err})
         pre = []
         src = x
-        if sm is not None:
+        if is_static:
+            sm1 = sm if sm is not None else np.ones_like(stats[x][0], dtype=np.float32)
+            weights = [w * sm1[:, None] for w in weights]
+            a_scale = max(float(np.max(stats[x][0] / sm1)), 1e-30) / 127.0
+            zp = shared_const("zero_point_128", np.array(128, dtype=np.uint8))
+            k = weights[0].shape[0]
+            # QuantizeLinear per channel on the last axis runs one element per call in ONNX Runtime
+            # (0.19x fp32 measured on minilm-l6): a Mul by 1 / (sm * s) then a scalar QuantizeLinear
+            if sm is not None:
+                pre.append(helper.make_node("Mul", [x, const(f"{p}/inv_channel_scale", (1.0 / (sm1 * a_scale)).astype(np.float32))],
+                                            [f"{p}/scaled"], name=f"{p}/SmoothScale"))
+                pre.append(helper.make_node("QuantizeLinear", [f"{p}/scaled", one, zp], [f"{p}/q"], name=f"{p}/QuantizeStatic"))
+            else:
+                pre.append(helper.make_node("QuantizeLinear", [x, const(f"{p}/x_scale", np.array(a_scale, dtype=np.float32)), zp],
+                                            [f"{p}/q"], name=f"{p}/QuantizeStatic"))
+            a_scale_name = const(f"{p}/a_scale", np.array(a_scale, dtype=np.float32))
+        elif sm is not None:
             weights = [w * sm[:, None] for w in weights]
             pre.append(helper.make_node("Mul", [x, const(f"{p}/inv_smooth", (1.0 / sm).astype(np.float32))],
                                         [f"{p}/smoothed"], name=f"{p}/Smooth"))
             src = f"{p}/smoothed"
-        if asym or absmax == "minmax":
+        if is_static:
+            pass
+        elif asym or absmax == "minmax":
             pre += [reduce("ReduceMax", src, f"{p}/max", f"{p}/ReduceMax"),
                     reduce("ReduceMin", src, f"{p}/min", f"{p}/ReduceMin")]
         if asym:
@@ -301,7 +338,7 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
             ]
             zp = shared_const("zero_point_0", np.array(0, dtype=np.uint8))
             pre.append(helper.make_node("QuantizeLinear", [f"{p}/scaled", one, zp], [f"{p}/q"], name=f"{p}/Quantize"))
-        else:
+        elif not is_static:
             if absmax == "minmax":
                 pre += [helper.make_node("Neg", [f"{p}/min"], [f"{p}/negmin"], name=f"{p}/Neg"),
                         helper.make_node("Max", [f"{p}/max", f"{p}/negmin", tiny], [f"{p}/amax"], name=f"{p}/Amax")]
@@ -338,6 +375,9 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
             wq_name = const(f"{p}/w{j}_int8", wq)
             ws_name = const(f"{p}/w{j}_scale", w_scale.astype(np.float32))
             y = f"{p}/y{j}"
+            if is_static:  # the scalar A scale is the whole activation scale: no row-scale Mul
+                return [helper.make_node("MatMulIntegerToFloat", [f"{p}/q", wq_name, a_scale_name, ws_name, zp], [out],
+                                         name=f"{p}/MatMulIntegerToFloat{j}", domain="com.microsoft")]
             repl = [helper.make_node("MatMulIntegerToFloat", [f"{p}/q", wq_name, one, ws_name, zp], [y],
                                      name=f"{p}/MatMulIntegerToFloat{j}", domain="com.microsoft")]
             if asym:
@@ -396,14 +436,15 @@ def logits_of(model_path, feeds) -> np.ndarray:
     return np.concatenate([sess.run(None, {k: v for k, v in f.items() if k in inputs})[0] for f in feeds]).astype(np.float64)
 
 
-def group_sensitivity(fp32_path, feeds, *, stats=None, smooth_alpha="auto", work_path=None) -> list[dict]:
+def group_sensitivity(fp32_path, feeds, *, stats=None, smooth_alpha="auto", work_path=None, static=False) -> list[dict]:
     """How much each MatMul group's int8 moves the model's output, most sensitive first.
 
     For each group (the MatMuls that read one activation), the file where only that group is int8
     (as quantize_per_token makes it) is run on `feeds` (calibration pairs, never the parity set that
     judges the result) and compared with fp32: RMS of the output difference. On a fine-tuned MiniLM
     the early layers' FFN and Q/K/V dominate (bench/results/int8-study.md, "Where the int8 error
-    comes from"). Returns [{"input", "matmuls", "rms"}], highest rms first.
+    comes from"). static: measure the group with a static activation scale instead of per-token rows.
+    Returns [{"input", "matmuls", "rms"}], highest rms first.
     """
     import onnx
 
@@ -420,7 +461,7 @@ def group_sensitivity(fp32_path, feeds, *, stats=None, smooth_alpha="auto", work
         for x, nodes in groups.items():
             names = [n.name for n in nodes]
             quantize_per_token(fp32_path, work, smooth_alpha=smooth_alpha, stats=stats,
-                               exclude=[n for n in everything if n not in names])
+                               exclude=[n for n in everything if n not in names], static="all" if static else ())
             got = logits_of(work, feeds)
             out.append({"input": x, "matmuls": names, "rms": float(np.sqrt(np.mean((got - ref) ** 2)))})
     finally:
