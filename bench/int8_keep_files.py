@@ -3,6 +3,11 @@ convert already made, without converting again (issue 25: does keeping the most 
 groups fp32 make an int8 file that passes on the trained MiniLM's 30 lists?).
 
     cd REPO && nice -n 10 .venv/bin/python bench/int8_keep_files.py $CROSSRANK_INT8_CACHE/crossrank-convert
+    cd REPO && nice -n 10 .venv/bin/python bench/int8_keep_files.py $CROSSRANK_INT8_CACHE/crossrank-convert --hybrid 0,2
+
+--hybrid KEEPS: the files `crossrank convert --int8 hybrid --int8-keep-fp32 N` would write instead
+(convert.hybrid_order over both sensitivities: static activation scales where they are as good),
+as onnx/model_quantized_hybrid_keep{N}.onnx, and the chosen modes as onnx/hybrid_order.json.
 
 Same steps and functions as lib/python/convert.py int8_per_token: convert's calibration pairs
 (calibration_set, disjoint from its parity set), tokenized as convert tokenizes them; calibrate;
@@ -27,6 +32,7 @@ from quantize import calibrate, group_sensitivity, quantize_per_token, token_fee
 
 def main() -> int:
     folder = Path(sys.argv[1])
+    hybrid = [int(k) for k in sys.argv[3].split(",")] if len(sys.argv) > 3 and sys.argv[2] == "--hybrid" else None
     fp32 = folder / "onnx" / "model_optimized.onnx"
     record = json.loads((folder / "crossrank_convert.json").read_text())
     config = json.loads((folder / "config.json").read_text())
@@ -37,14 +43,20 @@ def main() -> int:
     feeds = token_feeds(tok, convert.calibration_set(), record["inputs"])
     groups = weight_matmuls(onnx.load(str(fp32), load_external_data=False))
     stats = calibrate(fp32, feeds, list(groups))
-    order = group_sensitivity(fp32, feeds, stats=stats, work_path=folder / "onnx" / ".one_group.onnx")
-    (folder / "onnx" / ".one_group.onnx").unlink(missing_ok=True)
-    print(f"{len(groups)} groups, most sensitive first: " + ", ".join(f"{g['matmuls'][0]} {g['rms']:.4f}" for g in order[:6]))
-    for keep in (2, 4, 6):
+    work = folder / "onnx" / ".one_group.onnx"
+    order = group_sensitivity(fp32, feeds, stats=stats, work_path=work)
+    if hybrid is not None:
+        order = convert.hybrid_order(order, group_sensitivity(fp32, feeds, stats=stats, work_path=work, static=True))
+        (folder / "onnx" / "hybrid_order.json").write_text(json.dumps(order, indent=1))
+    work.unlink(missing_ok=True)
+    print(f"{len(groups)} groups ({time.time() - t0:.0f} s), most sensitive first: "
+          + ", ".join(f"{g['matmuls'][0]} {g.get('mode', 'per-token')} {g['rms']:.4f}" for g in order[:6]))
+    for keep in hybrid if hybrid is not None else (2, 4, 6):
         kept = order[:keep]
-        out = folder / "onnx" / f"model_quantized_keep{keep}.onnx"
-        quantize_per_token(fp32, out, stats=stats, exclude=[m for g in kept for m in g["matmuls"]])
-        print(f"{out}: fp32 groups {[g['matmuls'] for g in kept]} ({time.time() - t0:.0f} s)")
+        static = [m for g in order[keep:] if g.get("mode") == "static" for m in g["matmuls"]]
+        out = folder / "onnx" / f"model_quantized_{'hybrid_' if hybrid is not None else ''}keep{keep}.onnx"
+        quantize_per_token(fp32, out, stats=stats, exclude=[m for g in kept for m in g["matmuls"]], static=static)
+        print(f"{out}: fp32 groups {[g['matmuls'] for g in kept]}, {len(static)} static MatMuls ({time.time() - t0:.0f} s)")
     return 0
 
 

@@ -258,11 +258,16 @@ ROWS = {
     **{f"crossrank_int8_keep{k}": f"crossrank int8 with the {k} most sensitive MatMul groups fp32 "
                                   f"(`crossrank convert --int8-keep-fp32 {k}`'s file, by bench/int8_keep_files.py)"
        for k in (2, 4, 6)},
+    **{f"crossrank_int8_hybrid_keep{k}": f"crossrank int8 hybrid: static activation scales where they are as good, per-token rows "
+                                         f"elsewhere, {k} groups fp32 (`crossrank convert --int8 hybrid --int8-keep-fp32 {k}`'s "
+                                         f"file, by bench/int8_keep_files.py --hybrid)"
+       for k in (0, 2)},
 }
 CROSSRANK_DIR = study.CACHE / "crossrank-convert"  # node dist/cli.js convert --model $CACHE/model --out it
 CROSSRANK_OPTIONS = {"crossrank_fp32": {}, "crossrank_fp32_plain": {"modelFile": "onnx/model.onnx"},
                      "crossrank_int8": {"precision": "int8"},
-                     **{f"crossrank_int8_keep{k}": {"modelFile": f"onnx/model_quantized_keep{k}.onnx"} for k in (2, 4, 6)}}
+                     **{f"crossrank_int8_keep{k}": {"modelFile": f"onnx/model_quantized_keep{k}.onnx"} for k in (2, 4, 6)},
+                     **{f"crossrank_int8_hybrid_keep{k}": {"modelFile": f"onnx/model_quantized_hybrid_keep{k}.onnx"} for k in (0, 2)}}
 
 
 def make_session(name: str):
