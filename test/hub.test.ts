@@ -348,6 +348,7 @@ describe('file choice', () => {
     // claims a MiniLM-L6 shape (the graph stays bert-tiny's; the rule reads the shape from config.json).
     const record = {
       parity_pairs: 512,
+      int8_vocab_pairs: 800,
       outputs: {
         int8: { passed: true, file: 'onnx/model_quantized.onnx', spearman_min: 0.995, top10_min: 0.9, batch_dependence: 0, bounds: { spearman_min: 0.99, top10_min: 0.9, batch_dependence: 1e-5 } },
       },

@@ -28,6 +28,7 @@ const FILES = ['config.json', 'crossrank_convert.json', 'onnx/model.onnx', FP16,
 function record(over: { int8?: Record<string, unknown>; fp16?: Record<string, unknown>; top?: Record<string, unknown> } = {}) {
   return {
     parity_pairs: 512,
+    int8_vocab_pairs: 800,
     model_type: 'bert',
     ...over.top,
     outputs: {
@@ -72,6 +73,9 @@ describe("precision 'auto': the rule (choosePrecision)", () => {
     expect(choosePrecision(base({ record: record({ int8: { passed: false } }) })).reason).toMatch(/refused the int8 file/);
     expect(choosePrecision(base({ files: FILES.filter((f) => f !== INT8) })).reason).toMatch(/not in the folder/);
     expect(choosePrecision(base({ record: record({ top: { parity_pairs: 32 } }) })).reason).toMatch(/32 parity pairs, fewer than convert's default 512/);
+    // int8 must also have been judged on convert's random-vocabulary lists (older records were not)
+    expect(choosePrecision(base({ record: record({ top: { int8_vocab_pairs: 200 } }) })).reason).toMatch(/200 random-vocabulary pairs, fewer than convert's default 800/);
+    expect(choosePrecision(base({ record: record({ top: { int8_vocab_pairs: undefined } }) })).reason).toMatch(/predates random-vocabulary lists/);
     expect(choosePrecision(base({ record: record({ int8: { top10_min: 0.8 } }) })).reason).toMatch(/top10_min \(0\.8\) misses the default bound 0\.9/);
     for (const r of [undefined, record({ int8: { passed: false } })]) expect(choosePrecision(base({ record: r })).chosen).toBe('fp32');
   });
@@ -189,6 +193,7 @@ print(generate.make_bert(d / "bert-tiny", d / "hf")[0])
     const path = join(dir, 'crossrank_convert.json');
     const r = JSON.parse(readFileSync(path, 'utf8'));
     r.parity_pairs = 512;
+    r.int8_vocab_pairs = 800;
     r.outputs.int8.bounds = { spearman_min: 0.99, top10_min: 0.9, batch_dependence: 1e-5 };
     r.outputs.int8.spearman_min = Math.max(r.outputs.int8.spearman_min, 0.99);
     r.outputs.int8.top10_min = Math.max(r.outputs.int8.top10_min, 0.9);

@@ -50,6 +50,14 @@ export const FP32_MAX_ABS_DIFF = 1e-4;
 export const DEFAULT_PARITY_PAIRS = 16 * 32;
 
 /**
+ * convert's default random-vocabulary lists for int8: 8 lists x 100 passages (`--vocab-lists`,
+ * `--vocab-docs`; convert.py vocab_lists). convert's pydoc lists alone passed int8 files that lists
+ * of near-tied candidates refuse (bench/results/int8-gate-lists.md), so an int8 record made without
+ * them, or with fewer, is not chosen by 'auto'.
+ */
+export const DEFAULT_INT8_VOCAB_PAIRS = 8 * 100;
+
+/**
  * The model shapes where int8 was measured to pay on a CPU with int8 dot-product instructions
  * (bench/results/int8-pays.md: crossrank int8 against crossrank fp32, interleaved in one run):
  * config.json `hidden_size` at least minHiddenSize and `num_hidden_layers` at least minLayers.
@@ -110,7 +118,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
  * Why convert's record for `variant` does not vouch for its file at the default bounds, or
  * undefined when it does: the record says it passed, the file it names is in the folder, its
  * bounds were at least as strict as the defaults and its figures meet them, on at least the
- * default parity set.
+ * default parity set (and, for int8, at least the default random-vocabulary lists).
  */
 export function recordRefusal(record: unknown, variant: 'int8' | 'fp16', files: readonly string[]): string | undefined {
   if (!isObject(record)) return 'the folder has no crossrank_convert.json (only files `crossrank convert` checked are chosen)';
@@ -134,6 +142,12 @@ export function recordRefusal(record: unknown, variant: 'int8' | 'fp16', files: 
   const pairs = record.parity_pairs;
   if (typeof pairs !== 'number' || pairs < DEFAULT_PARITY_PAIRS) {
     return `its ${variant} check ran on ${typeof pairs === 'number' ? pairs : 'an unknown number of'} parity pairs, fewer than convert's default ${DEFAULT_PARITY_PAIRS}`;
+  }
+  const vocab = record.int8_vocab_pairs;
+  if (variant === 'int8' && (typeof vocab !== 'number' || vocab < DEFAULT_INT8_VOCAB_PAIRS)) {
+    return typeof vocab === 'number'
+      ? `its int8 check ran on ${vocab} random-vocabulary pairs, fewer than convert's default ${DEFAULT_INT8_VOCAB_PAIRS}`
+      : 'its int8 check predates random-vocabulary lists (convert the model again: the pydoc lists alone passed int8 files that lists of near-tied candidates refuse)';
   }
   return undefined;
 }
