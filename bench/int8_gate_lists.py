@@ -2,10 +2,8 @@
 
     nice -n -5 .venv/bin/python bench/int8_gate_lists.py 16x32 16x100 vocab8x100
 
-vocabNxD: N lists of D passages of random words from the model's own vocabulary, MS MARCO-like
-lengths (about 6-word queries, log-normal passages of about 56 words), as bench/int8_study.py's
-random-word lists: no download, and the lists where every int8 file of the study did worst (their
-logits crowd together, so order is the hardest to keep). A candidate for convert's gate.
+vocabNxD: convert.vocab_lists (N lists of D passages of random words from the model's own
+vocabulary, MS MARCO-like lengths; what convert's int8 gate now also judges, 8x100 by default).
 
 For each QxD: convert.parity_set(Q, D) (pydoc topics; convert's default is 16x32), tokenized with the
 converted folder's tokenizer.json (padded per batch of 32), torch fp32 logits of the study's trained
@@ -13,7 +11,7 @@ MiniLM as the reference, and convert.compare's int8 verdict (per-list Spearman >
 for the all-int8 file and the keep-N files of bench/int8_keep_files.py. Results:
 bench/results/int8-gate-lists.md. Needs $CROSSRANK_INT8_CACHE (default /work/cache/int8-study).
 """
-import os, sys, json, time, random, re
+import os, sys, json, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lib" / "python"))
 import numpy as np, onnxruntime as ort, torch
@@ -32,25 +30,11 @@ tok.enable_padding(pad_id=0)  # per batch of 32 in token_feeds
 names = json.loads((folder / "crossrank_convert.json").read_text())["inputs"]
 files = ["model_quantized.onnx"] + [f"model_quantized_keep{k}.onnx" for k in (2, 4, 6)]
 files += [f for f in (f"model_quantized_hybrid_keep{k}.onnx" for k in (0, 2)) if (folder / "onnx" / f).exists()]
-words = sorted(w for w in json.loads((folder / "tokenizer.json").read_text())["model"]["vocab"] if re.fullmatch(r"[a-z]{2,}", w))
-
-
-def vocab_lists(n, d, seed=23):
-    """(list index, query, passage): n lists of d random-vocabulary passages."""
-    rnd = random.Random(seed)
-    text = lambda k: " ".join(rnd.choice(words) for _ in range(k))
-    out = []
-    for qi in range(n):
-        query = text(max(2, min(14, round(rnd.gauss(6, 2)))))
-        out += [(qi, query, text(max(5, min(400, round(np.exp(3.925 + 0.45 * rnd.gauss(0, 1))))))) for _ in range(d)]
-    return out
-
-
 for arg in sys.argv[1:]:
     vocab = arg.startswith("vocab")
     q, d = map(int, arg.removeprefix("vocab").split("x"))
     t0 = time.time()
-    pairs = vocab_lists(q, d) if vocab else convert.parity_set(q, d); groups = [g for g, _, _ in pairs]
+    pairs = convert.vocab_lists(folder / "tokenizer.json", q, d) if vocab else convert.parity_set(q, d); groups = [g for g, _, _ in pairs]
     feeds = token_feeds(tok, [(a, b) for _, a, b in pairs], names, batch=32)
     with torch.inference_mode():
         ref = np.concatenate([model(**{k: torch.from_numpy(v) for k, v in f.items()}).logits.float().numpy() for f in feeds])

@@ -208,7 +208,7 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
     one Mul by 1 / (sm * s) per channel and a QuantizeLinear (one pass without smoothing), and a
     MatMulIntegerToFloat with a scalar A scale: no row max, no row-scale Mul. Static scales are
     constants, so the group stays batch-independent; text whose activations exceed the
-    calibrated range saturates, which is why it is chosen per group (static_candidates()).
+    calibrated range saturates, which is why it is chosen per group (convert.py hybrid_order).
     absmax: how each row's max |x| is found: "minmax" (ReduceMax and ReduceMin, two reads of x;
     default) or "abs" (Abs then ReduceMax: one read, one write, one read). Same scales, same bits;
     measured on minilm-l6 under shared load, "abs" was 2-4% slower in ONNX Runtime Python 1.32.
@@ -305,7 +305,7 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
             weights = [w * sm1[:, None] for w in weights]
             a_scale = max(float(np.max(stats[x][0] / sm1)), 1e-30) / 127.0
             zp = shared_const("zero_point_128", np.array(128, dtype=np.uint8))
-            k = weights[0].shape[0]
+            a_scale_name = const(f"{p}/a_scale", np.array(a_scale, dtype=np.float32))
             # QuantizeLinear per channel on the last axis runs one element per call in ONNX Runtime
             # (0.19x fp32 measured on minilm-l6): a Mul by 1 / (sm * s) then a scalar QuantizeLinear
             if sm is not None:
@@ -313,17 +313,13 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
                                             [f"{p}/scaled"], name=f"{p}/SmoothScale"))
                 pre.append(helper.make_node("QuantizeLinear", [f"{p}/scaled", one, zp], [f"{p}/q"], name=f"{p}/QuantizeStatic"))
             else:
-                pre.append(helper.make_node("QuantizeLinear", [x, const(f"{p}/x_scale", np.array(a_scale, dtype=np.float32)), zp],
-                                            [f"{p}/q"], name=f"{p}/QuantizeStatic"))
-            a_scale_name = const(f"{p}/a_scale", np.array(a_scale, dtype=np.float32))
+                pre.append(helper.make_node("QuantizeLinear", [x, a_scale_name, zp], [f"{p}/q"], name=f"{p}/QuantizeStatic"))
         elif sm is not None:
             weights = [w * sm[:, None] for w in weights]
             pre.append(helper.make_node("Mul", [x, const(f"{p}/inv_smooth", (1.0 / sm).astype(np.float32))],
                                         [f"{p}/smoothed"], name=f"{p}/Smooth"))
             src = f"{p}/smoothed"
-        if is_static:
-            pass
-        elif asym or absmax == "minmax":
+        if not is_static and (asym or absmax == "minmax"):
             pre += [reduce("ReduceMax", src, f"{p}/max", f"{p}/ReduceMax"),
                     reduce("ReduceMin", src, f"{p}/min", f"{p}/ReduceMin")]
         if asym:
