@@ -180,7 +180,8 @@ describe('crossrank convert', () => {
 
   it('--int8 hybrid: static activation scales where they move the logits no more than per-token rows; still batch-independent', async () => {
     const out = mkdtempSync(join(tmpdir(), 'crossrank-converted-'));
-    const run = convert(sources['bert-tiny']!, out, '--no-optimize', '--no-fp16', '--int8', 'hybrid', '--int8-keep-fp32', '1', '--bounds', RELAXED_INT8);
+    // the fused graph (convert's default), so that attention groups of both modes are made
+    const run = convert(sources['bert-tiny']!, out, '--no-fp16', '--int8', 'hybrid', '--int8-keep-fp32', '1', '--bounds', RELAXED_INT8);
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(readFileSync(join(out, 'crossrank_convert.json'), 'utf8'));
     const q = report.int8_quantization;
@@ -204,7 +205,18 @@ describe('crossrank convert', () => {
     const ops = await onnxOpTypes(join(out, 'onnx', 'model_quantized.onnx'));
     expect(ops.get('ReduceMax')).toBe(tokenGroups.length);
     expect(ops.get('QuantizeLinear')).toBe(tokenGroups.length + staticGroups.length);
-    expect(ops.get('com.microsoft.MatMulIntegerToFloat')).toBe(q.matmuls);
+    // a static attention group is one QAttention (Q/K/V products inside it); a per-token one is three
+    // integer MatMuls feeding MultiHeadAttention. bert-tiny's seeded weights give one of each.
+    const isAttention = (g: { matmuls: string[] }) => g.matmuls.some((m) => m.startsWith('Attention'));
+    expect(staticGroups.filter(isAttention)).toHaveLength(1);
+    expect(tokenGroups.filter(isAttention)).toHaveLength(1);
+    expect(ops.get('com.microsoft.QAttention')).toBe(1);
+    expect(ops.get('com.microsoft.MultiHeadAttention')).toBe(1);
+    expect(ops.get('com.microsoft.Attention') ?? 0).toBe(0);
+    const plain = [...staticGroups, ...tokenGroups].filter((g) => !isAttention(g)).flatMap((g: { matmuls: string[] }) => g.matmuls);
+    expect(ops.get('com.microsoft.MatMulIntegerToFloat')).toBe(plain.length + 3);
+    // every constant the int8 graph holds is used (ONNX Runtime warns of each one that is not)
+    expect(run.stderr).not.toMatch(/Removing initializer/);
     // static scales are constants: batch-independent like the per-token rows
     expect(report.outputs.int8.batch_dependence).toBeLessThanOrEqual(1e-5);
     const model = await CrossEncoder.load(out, { precision: 'int8' });
