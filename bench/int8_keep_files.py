@@ -4,10 +4,14 @@ groups fp32 make an int8 file that passes on the trained MiniLM's 30 lists?).
 
     cd REPO && nice -n 10 .venv/bin/python bench/int8_keep_files.py $CROSSRANK_INT8_CACHE/crossrank-convert
     cd REPO && nice -n 10 .venv/bin/python bench/int8_keep_files.py $CROSSRANK_INT8_CACHE/crossrank-convert --hybrid 0,2
+    cd REPO && nice -n 10 .venv/bin/python bench/int8_keep_files.py $CROSSRANK_INT8_CACHE/crossrank-convert --hybrid 0,2 --reuse-order
 
 --hybrid KEEPS: the files `crossrank convert --int8 hybrid --int8-keep-fp32 N` would write instead
 (convert.hybrid_order over both sensitivities: static activation scales where they are as good),
 as onnx/model_quantized_hybrid_keep{N}.onnx, and the chosen modes as onnx/hybrid_order.json.
+--reuse-order (after --hybrid KEEPS): take the modes and order from an earlier run's
+onnx/hybrid_order.json instead of measuring both sensitivities again (688 s on minilm-l6), to
+rewrite the files after a change to quantize.py's graph that leaves the arithmetic alone.
 
 Same steps and functions as lib/python/convert.py int8_per_token: convert's calibration pairs
 (calibration_set, disjoint from its parity set), tokenized as convert tokenizes them; calibrate;
@@ -44,8 +48,11 @@ def main() -> int:
     groups = weight_matmuls(onnx.load(str(fp32), load_external_data=False))
     stats = calibrate(fp32, feeds, list(groups))
     work = folder / "onnx" / ".one_group.onnx"
-    order = group_sensitivity(fp32, feeds, stats=stats, work_path=work)
-    if hybrid is not None:
+    if hybrid is not None and "--reuse-order" in sys.argv:
+        order = json.loads((folder / "onnx" / "hybrid_order.json").read_text())
+    else:
+        order = group_sensitivity(fp32, feeds, stats=stats, work_path=work)
+    if hybrid is not None and "--reuse-order" not in sys.argv:
         order = convert.hybrid_order(order, group_sensitivity(fp32, feeds, stats=stats, work_path=work, static=True))
         (folder / "onnx" / "hybrid_order.json").write_text(json.dumps(order, indent=1))
     work.unlink(missing_ok=True)
