@@ -52,9 +52,9 @@ def main() -> int:
         order = json.loads((folder / "onnx" / "hybrid_order.json").read_text())
     else:
         order = group_sensitivity(fp32, feeds, stats=stats, work_path=work)
-    if hybrid is not None and "--reuse-order" not in sys.argv:
-        order = convert.hybrid_order(order, group_sensitivity(fp32, feeds, stats=stats, work_path=work, static=True))
-        (folder / "onnx" / "hybrid_order.json").write_text(json.dumps(order, indent=1))
+        if hybrid is not None:
+            order = convert.hybrid_order(order, group_sensitivity(fp32, feeds, stats=stats, work_path=work, static=True))
+            (folder / "onnx" / "hybrid_order.json").write_text(json.dumps(order, indent=1))
     work.unlink(missing_ok=True)
     print(f"{len(groups)} groups ({time.time() - t0:.0f} s), most sensitive first: "
           + ", ".join(f"{g['matmuls'][0]} {g.get('mode', 'per-token')} {g['rms']:.4f}" for g in order[:6]))

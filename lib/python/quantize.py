@@ -138,10 +138,17 @@ def calibrate(fp32_path: Path, feeds, names, rows=2048, seed=0) -> dict:
     return out
 
 
+def int8_weight(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """W [K, N] as int8 symmetric per output channel: (Wq int8 [K, N], scale float32 [N]),
+    scale = max(|W[:, n]|) / 127."""
+    scale = (np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0).astype(np.float32)
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
+
+
 def fake_weight(w: np.ndarray) -> np.ndarray:
     """W after int8 symmetric per-output-channel quantization, dequantized (what the graph computes)."""
-    scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
-    return np.clip(np.round(w / scale), -127, 127) * scale
+    wq, scale = int8_weight(w)
+    return wq.astype(np.float32) * scale
 
 
 def fake_tokens(x: np.ndarray, asymmetric: bool) -> np.ndarray:
@@ -264,8 +271,11 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
             shared[name] = const(f"crossrank_q/{name}", array)
         return shared[name]
 
-    one = shared_const("one", np.array(1.0, dtype=np.float32))
-    tiny = shared_const("tiny", np.array(1e-30, dtype=np.float32))
+    def one():
+        return shared_const("one", np.array(1.0, dtype=np.float32))
+
+    def tiny():
+        return shared_const("tiny", np.array(1e-30, dtype=np.float32))
     mask_nodes = []
 
     def key_padding_mask():
@@ -313,7 +323,7 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
             if sm is not None:
                 pre.append(helper.make_node("Mul", [x, const(f"{p}/inv_channel_scale", (1.0 / (sm1 * a_scale)).astype(np.float32))],
                                             [f"{p}/scaled"], name=f"{p}/SmoothScale"))
-                pre.append(helper.make_node("QuantizeLinear", [f"{p}/scaled", one, zp], [f"{p}/q"], name=f"{p}/QuantizeStatic"))
+                pre.append(helper.make_node("QuantizeLinear", [f"{p}/scaled", one(), zp], [f"{p}/q"], name=f"{p}/QuantizeStatic"))
             else:
                 pre.append(helper.make_node("QuantizeLinear", [x, a_scale_name, zp], [f"{p}/q"], name=f"{p}/QuantizeStatic"))
         elif sm is not None:
@@ -328,22 +338,22 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
             # x = min + scale * q, q in [0, 255]:  X @ W = scale * (q @ W) + min * colsum(W)
             pre += [
                 helper.make_node("Sub", [f"{p}/max", f"{p}/min"], [f"{p}/range"], name=f"{p}/Range"),
-                helper.make_node("Max", [f"{p}/range", tiny], [f"{p}/range1"], name=f"{p}/RangeFloor"),
+                helper.make_node("Max", [f"{p}/range", tiny()], [f"{p}/range1"], name=f"{p}/RangeFloor"),
                 helper.make_node("Mul", [f"{p}/range1", shared_const("inv255", np.array(1 / 255, dtype=np.float32))],
                                  [f"{p}/scale"], name=f"{p}/Scale"),
                 helper.make_node("Sub", [src, f"{p}/min"], [f"{p}/shifted"], name=f"{p}/Shift"),
                 helper.make_node("Div", [f"{p}/shifted", f"{p}/scale"], [f"{p}/scaled"], name=f"{p}/Div"),
             ]
             zp = shared_const("zero_point_0", np.array(0, dtype=np.uint8))
-            pre.append(helper.make_node("QuantizeLinear", [f"{p}/scaled", one, zp], [f"{p}/q"], name=f"{p}/Quantize"))
+            pre.append(helper.make_node("QuantizeLinear", [f"{p}/scaled", one(), zp], [f"{p}/q"], name=f"{p}/Quantize"))
         elif not is_static:
             if absmax == "minmax":
                 pre += [helper.make_node("Neg", [f"{p}/min"], [f"{p}/negmin"], name=f"{p}/Neg"),
-                        helper.make_node("Max", [f"{p}/max", f"{p}/negmin", tiny], [f"{p}/amax"], name=f"{p}/Amax")]
+                        helper.make_node("Max", [f"{p}/max", f"{p}/negmin", tiny()], [f"{p}/amax"], name=f"{p}/Amax")]
             else:  # one pass writing |x|, one reading it, against two reading x
                 pre += [helper.make_node("Abs", [src], [f"{p}/abs"], name=f"{p}/Abs"),
                         reduce("ReduceMax", f"{p}/abs", f"{p}/absmax", f"{p}/ReduceMax"),
-                        helper.make_node("Max", [f"{p}/absmax", tiny], [f"{p}/amax"], name=f"{p}/Amax")]
+                        helper.make_node("Max", [f"{p}/absmax", tiny()], [f"{p}/amax"], name=f"{p}/Amax")]
             pre += [
                 helper.make_node("Mul", [f"{p}/amax", shared_const("inv127", np.array(1 / 127, dtype=np.float32))],
                                  [f"{p}/scale"], name=f"{p}/Scale"),
@@ -368,15 +378,14 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
             ]
 
         def int8_matmul(w, out, j):
-            w_scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0  # [N]
-            wq = np.clip(np.round(w / w_scale), -127, 127).astype(np.int8)
+            wq, w_scale = int8_weight(w)
             wq_name = const(f"{p}/w{j}_int8", wq)
             ws_name = const(f"{p}/w{j}_scale", w_scale.astype(np.float32))
             y = f"{p}/y{j}"
             if is_static:  # the scalar A scale is the whole activation scale: no row-scale Mul
                 return [helper.make_node("MatMulIntegerToFloat", [f"{p}/q", wq_name, a_scale_name, ws_name, zp], [out],
                                          name=f"{p}/MatMulIntegerToFloat{j}", domain="com.microsoft")]
-            repl = [helper.make_node("MatMulIntegerToFloat", [f"{p}/q", wq_name, one, ws_name, zp], [y],
+            repl = [helper.make_node("MatMulIntegerToFloat", [f"{p}/q", wq_name, one(), ws_name, zp], [y],
                                      name=f"{p}/MatMulIntegerToFloat{j}", domain="com.microsoft")]
             if asym:
                 colsum = (wq.astype(np.float64).sum(axis=0) * w_scale).astype(np.float32)  # [N]
@@ -400,13 +409,11 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
                 # and bias applied in the GEMM's output pass, then runs the fp32 Attention's core. Against
                 # three MatMulIntegerToFloat and MultiHeadAttention (which transposes Q, K and V and adds
                 # their bias in three more passes): +1-5% pairs/s on minilm-l6 (docs/int8.md).
-                ws3 = weights[j:j + 3]
-                w_scale = np.concatenate([np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0 for w in ws3])
-                wq = np.clip(np.round(np.concatenate(ws3, axis=1) / w_scale), -127, 127).astype(np.int8)
+                wq, w_scale = int8_weight(np.concatenate(weights[j:j + 3], axis=1))  # per column: as Q, K, V apart
                 j += 3
                 attrs = [a for a in node.attribute if a.name in ("num_heads", "scale", "mask_filter_value")]
                 qa = helper.make_node("QAttention", [f"{p}/q", const(f"{p}/w_int8", wq), node.input[2], a_scale_name,
-                                                     const(f"{p}/w_scale", w_scale.astype(np.float32)),
+                                                     const(f"{p}/w_scale", w_scale),
                                                      node.input[3] if len(node.input) > 3 else "", zp],
                                       [node.output[0]], name=f"{p}/QAttention{ni}", domain="com.microsoft")
                 qa.attribute.extend(attrs)
@@ -432,7 +439,6 @@ def quantize_per_token(fp32_path, out_path, *, calibration=None, smooth_alpha="a
         out_nodes.extend(new_nodes.get(id(node), [node]))
     del graph.node[:]
     graph.node.extend(out_nodes)
-    drop_inits.update(shared.values())  # shared constants no group ended up using
     still_used = {i for n in graph.node for i in n.input}
     keep = [i for i in graph.initializer if i.name not in drop_inits or i.name in still_used]
     del graph.initializer[:]
